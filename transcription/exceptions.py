@@ -1,0 +1,118 @@
+"""Named errors of the transcription core.
+
+Each carries a stable ``code`` that components map to their own answer: an HTTP status in
+the server, an error record and queue handling in the worker, an error record in the router.
+"""
+
+from __future__ import annotations
+
+
+class TranscriptionError(Exception):
+    """Base class for every error this project raises on purpose."""
+
+    code = "transcription_error"
+    permanent = True  # retrying the same input cannot succeed
+
+
+class SettingsError(TranscriptionError):
+    """A setting is missing or invalid; the message names the variable."""
+
+    code = "invalid_settings"
+
+
+# --- audio -----------------------------------------------------------------------------
+class AudioError(TranscriptionError):
+    """The input cannot be transcribed as it is."""
+
+    code = "audio_error"
+
+
+class NotAudio(AudioError):
+    """Not decodable as audio: wrong type, corrupt, or no audio stream."""
+
+    code = "not_audio"
+
+
+class EmptyAudio(AudioError):
+    """Zero bytes, or a container with no samples."""
+
+    code = "empty_audio"
+
+
+class AudioTooLong(AudioError):
+    """Longer than MAX_AUDIO_SECONDS."""
+
+    code = "audio_too_long"
+
+    def __init__(self, seconds: float, limit: float) -> None:
+        super().__init__(f"audio is {seconds:.1f} s long; the limit is {limit:.0f} s")
+        self.seconds = seconds
+        self.limit = limit
+
+
+class UnsupportedExtension(AudioError):
+    """The key's extension is not one of the supported audio types."""
+
+    code = "unsupported_extension"
+
+
+# --- storage ---------------------------------------------------------------------------
+class InvalidS3Uri(TranscriptionError):
+    """Not of the form s3://bucket/key."""
+
+    code = "invalid_s3_uri"
+
+
+class SourceMissing(TranscriptionError):
+    """The audio object does not exist (any more)."""
+
+    code = "source_missing"
+
+
+class SourceChanged(TranscriptionError):
+    """The audio object was replaced after the job was made (its ETag differs)."""
+
+    code = "source_changed"
+
+
+class TranscriptExists(TranscriptionError):
+    """Another writer already stored a transcript for this key: keep theirs."""
+
+    code = "transcript_exists"
+
+    def __init__(self, key: str, reason: str = "another writer won") -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class StorageUnavailable(TranscriptionError):
+    """S3 throttled, timed out or failed: worth retrying later."""
+
+    code = "storage_unavailable"
+    permanent = False
+
+
+# --- jobs ------------------------------------------------------------------------------
+class MalformedJob(TranscriptionError):
+    """A queue message that is not a valid job."""
+
+    code = "malformed_job"
+
+
+class UnsupportedJobVersion(MalformedJob):
+    """A job message of a version this code does not understand."""
+
+    code = "unsupported_job_version"
+
+
+# --- engines ---------------------------------------------------------------------------
+class EngineError(TranscriptionError):
+    """The engine failed on an input that decoded fine (may work on retry)."""
+
+    code = "engine_error"
+    permanent = False
+
+
+class UnknownEngine(SettingsError):
+    code = "unknown_engine"

@@ -1,0 +1,99 @@
+"""The job message: what the router puts on SQS and the worker takes off (version 1).
+
+``reason`` is also sent as a message attribute so queue metrics can be split by it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from transcription.exceptions import MalformedJob, UnsupportedJobVersion
+from transcription.transcript import utc_now
+
+__all__ = ["JOB_VERSION", "REASONS", "Job", "JobOptions"]
+
+JOB_VERSION = 1
+REASONS = frozenset({"server_down", "server_busy", "retries_exhausted", "too_large", "forced"})
+TASKS = frozenset({"transcribe", "translate"})
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    language: str | None = None
+    task: str = "transcribe"
+    formats: tuple[str, ...] = ("json", "txt", "srt", "vtt")
+
+
+@dataclass(frozen=True)
+class Job:
+    bucket: str
+    key: str
+    etag: str
+    size: int
+    output_bucket: str
+    output_key: str
+    reason: str
+    options: JobOptions = field(default_factory=JobOptions)
+    enqueued_at: str = field(default_factory=utc_now)
+    trace_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    version: int = JOB_VERSION
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["options"]["formats"] = list(self.options.formats)
+        ordered = {"version": data.pop("version"), **data}
+        return json.dumps(ordered, ensure_ascii=False)
+
+    def message_attributes(self) -> dict[str, dict[str, str]]:
+        """SQS message attributes: ``reason`` (for metrics) and ``trace_id``."""
+        return {
+            "reason": {"DataType": "String", "StringValue": self.reason},
+            "trace_id": {"DataType": "String", "StringValue": self.trace_id},
+        }
+
+    @classmethod
+    def from_json(cls, body: str | bytes) -> Job:
+        """Parse and validate a message body; raise MalformedJob or UnsupportedJobVersion."""
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise MalformedJob(f"job body is not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise MalformedJob("job body must be a JSON object")
+        version = data.get("version")
+        if version != JOB_VERSION:
+            raise UnsupportedJobVersion(f"job version {version!r} is not {JOB_VERSION}")
+        try:
+            return cls._from_dict(data)
+        except (KeyError, TypeError, ValueError) as error:
+            raise MalformedJob(f"job body is invalid: {error!r}") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> Job:
+        raw_options = data.get("options") or {}
+        if not isinstance(raw_options, dict):
+            raise ValueError("options must be an object")
+        options = JobOptions(
+            language=raw_options.get("language"),
+            task=raw_options.get("task", "transcribe"),
+            formats=tuple(raw_options.get("formats") or JobOptions().formats),
+        )
+        if options.task not in TASKS:
+            raise ValueError(f"task {options.task!r} is not one of {sorted(TASKS)}")
+        text_fields = ("bucket", "key", "etag", "output_bucket", "output_key", "reason")
+        for name in text_fields:
+            if not isinstance(data[name], str) or not data[name]:
+                raise ValueError(f"{name} must be a non-empty string")
+        size = data["size"]
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ValueError("size must be a non-negative integer")
+        return cls(
+            **{name: data[name] for name in text_fields},
+            size=size,
+            options=options,
+            enqueued_at=data.get("enqueued_at") or utc_now(),
+            trace_id=data.get("trace_id") or uuid.uuid4().hex,
+        )

@@ -1,0 +1,127 @@
+"""The transcript: dataclasses and the version-1 JSON shape (ARCHITECTURE: "Transcript JSON").
+
+Light on purpose (standard library only): the router and the store read transcripts too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "TRANSCRIPT_VERSION",
+    "Segment",
+    "Source",
+    "Timings",
+    "Transcript",
+    "Word",
+    "utc_now",
+]
+
+TRANSCRIPT_VERSION = 1
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC with milliseconds and a ``Z``: ``2026-11-21T10:49:22.123Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start: float
+    end: float
+    probability: float | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: int
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    speaker: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    bucket: str
+    key: str
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Timings:
+    queued_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    audio_seconds: float | None = None
+    processing_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str | None
+    duration: float
+    segments: tuple[Segment, ...]
+    engine: str
+    model: str
+    device: str
+    source: Source | None = None
+    route: str | None = None  # direct | batch | api
+    timings: Timings = field(default_factory=Timings)
+    created_at: str = field(default_factory=utc_now)
+    warnings: tuple[str, ...] = ()  # e.g. "no alignment model for 'xx': no word timings"
+    version: int = TRANSCRIPT_VERSION
+
+    def with_context(self, **changes: Any) -> Transcript:
+        """A copy with ``source``, ``route``, ``timings``… set by whoever ran the engine."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        ordered = {"version": data.pop("version")}
+        ordered.update(data)
+        return ordered
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Transcript:
+        segments = tuple(
+            Segment(
+                id=s["id"],
+                start=s["start"],
+                end=s["end"],
+                text=s["text"],
+                words=tuple(Word(**w) for w in s.get("words") or ()),
+                speaker=s.get("speaker"),
+            )
+            for s in data.get("segments") or ()
+        )
+        source = data.get("source")
+        return cls(
+            version=data.get("version", TRANSCRIPT_VERSION),
+            text=data["text"],
+            language=data.get("language"),
+            duration=data.get("duration", 0.0),
+            segments=segments,
+            engine=data.get("engine", ""),
+            model=data.get("model", ""),
+            device=data.get("device", ""),
+            source=Source(**source) if source else None,
+            route=data.get("route"),
+            timings=Timings(**(data.get("timings") or {})),
+            created_at=data.get("created_at") or utc_now(),
+            warnings=tuple(data.get("warnings") or ()),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Transcript:
+        return cls.from_dict(json.loads(text))
