@@ -1,0 +1,100 @@
+"""Real processes for the local stack, tests and benchmarks: free ports, start, wait, stop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float = 30.0, ok_statuses: tuple[int, ...] = (200,)) -> None:
+    """Poll ``url`` until it answers with one of ``ok_statuses`` or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status in ok_statuses:
+                    return
+                last = response.status
+        except urllib.error.HTTPError as error:
+            if error.code in ok_statuses:
+                return
+            last = error.code
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            last = error
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer in {timeout:.0f} s (last: {last})")
+
+
+@contextlib.contextmanager
+def running(
+    args: list[str],
+    *,
+    ready_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    log_path: Path | None = None,
+    ready_timeout: float = 60.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``args`` (in its own process group), wait for ``ready_url``, stop it on exit."""
+    out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        if ready_url:
+            try:
+                wait_for_http(ready_url, timeout=ready_timeout)
+            except TimeoutError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{args[0]} exited with {process.returncode}") from None
+                raise
+        yield process
+    finally:
+        stop(process)
+        if log_path:
+            out.close()  # type: ignore[union-attr]
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextlib.contextmanager
+def moto_server(port: int | None = None, log_path: Path | None = None) -> Iterator[str]:
+    """moto's server on 127.0.0.1: a real AWS endpoint over HTTP. Yields its URL."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with running(args, ready_url=f"{url}/moto-api/", log_path=log_path):
+        yield url
