@@ -43,6 +43,45 @@ def wait_for_http(url: str, timeout: float = 30.0, ok_statuses: tuple[int, ...] 
     raise TimeoutError(f"{url} did not answer in {timeout:.0f} s (last: {last})")
 
 
+def spawn(
+    args: list[str], *, env: Mapping[str, str] | None = None, log_path: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``args`` in its own process group (so stopping it stops its children too).
+
+    Output goes to ``log_path`` (appended) or nowhere.
+    """
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        if log_path:
+            out.close()  # type: ignore[union-attr]
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes], ready_url: str, timeout: float = 60.0
+) -> None:
+    """Wait for ``ready_url`` to answer 200; fail at once if the process exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")  # type: ignore[index]
+        try:
+            wait_for_http(ready_url, timeout=min(1.0, max(deadline - time.monotonic(), 0.1)))
+            return
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise
+
+
 @contextlib.contextmanager
 def running(
     args: list[str],
@@ -52,29 +91,14 @@ def running(
     log_path: Path | None = None,
     ready_timeout: float = 60.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``args`` (in its own process group), wait for ``ready_url``, stop it on exit."""
-    out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    """Start ``args``, wait for ``ready_url``, and stop it (and its children) on exit."""
+    process = spawn(args, env=env, log_path=log_path)
     try:
         if ready_url:
-            try:
-                wait_for_http(ready_url, timeout=ready_timeout)
-            except TimeoutError:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{args[0]} exited with {process.returncode}") from None
-                raise
+            wait_until_ready(process, ready_url, ready_timeout)
         yield process
     finally:
         stop(process)
-        if log_path:
-            out.close()  # type: ignore[union-attr]
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
