@@ -29,8 +29,16 @@ lint: $(INSTALLED)
 	find scripts -name '*.sh' -print0 | xargs -0 -r $(VENV)/bin/shellcheck -x
 	find docker -name Dockerfile -print0 | xargs -0 -r $(VENV)/bin/hadolint
 
+# The local stack: moto's server, the deploy scripts pointed at it, the server, the event
+# pump and the batch worker, all on 127.0.0.1. Logs in .local/logs/.
+up: $(INSTALLED)
+	$(PY) -m local_stack up
+
+down:
+	$(PY) -m local_stack down
+
 demo: $(INSTALLED)
-	$(PY) -m transcription transcribe tests/samples/speech-one.wav --format txt
+	$(PY) -m local_stack demo
 
 bench: $(INSTALLED)
 	$(PY) bench/bench_engine.py

@@ -73,7 +73,7 @@ def wait_until_ready(
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")  # type: ignore[index]
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         try:
             wait_for_http(ready_url, timeout=min(1.0, max(deadline - time.monotonic(), 0.1)))
             return

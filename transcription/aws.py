@@ -45,7 +45,7 @@ def make_client(
         read_timeout=read_timeout,
         s3={"addressing_style": "path"},
     )
-    return session.client(service, endpoint_url=aws.aws_endpoint_url, config=config)
+    return session.client(service, endpoint_url=aws.aws_endpoint_url, config=config)  # type: ignore[call-overload]
 
 
 @functools.cache

@@ -1,0 +1,52 @@
+"""What `make up` prints once the stack runs: endpoints, the API key, copy-paste examples."""
+
+from __future__ import annotations
+
+from local_stack.stack import Stack
+
+__all__ = ["banner", "write_env_file"]
+
+
+def write_env_file(stack: Stack) -> str:
+    """``.local/env.sh``: source it so the AWS CLI talks to the local endpoint."""
+    path = stack.root / "env.sh"
+    keys = (
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "API_KEY",
+    )
+    path.write_text("".join(f"export {k}='{stack.env[k]}'\n" for k in keys))
+    return str(path.relative_to(stack.root.parent))
+
+
+def banner(stack: Stack) -> str:
+    env = stack.env
+    bucket = env["AUDIO_BUCKET"]
+    prefix = env.get("INPUT_PREFIX", "audio/")
+    out_prefix = env.get("OUTPUT_PREFIX", "transcripts/")
+    endpoint, server, key = stack.endpoint, stack.server_url, stack.api_key
+    env_file = write_env_file(stack)
+    return f"""
+Smart Transcription Router is running locally.
+
+  AWS endpoint (moto)  {endpoint}
+  audio bucket         s3://{bucket}/{prefix}
+  transcripts          s3://{bucket}/{out_prefix}<path>.json (+ .txt .srt .vtt)
+  API server           {server}   (docs: {server}/docs)
+  API key              {key}
+  logs                 {stack.logs}/
+
+Upload audio; the router sends it to the server, or to the queue when the server is busy:
+  source {env_file}
+  .venv/bin/aws --endpoint-url {endpoint} s3 cp tests/samples/speech-one.wav s3://{bucket}/{prefix}talk.wav
+  .venv/bin/aws --endpoint-url {endpoint} s3 cp s3://{bucket}/{out_prefix}talk.wav.txt -
+
+Call the server directly:
+  curl -H "Authorization: Bearer {key}" -F file=@tests/samples/speech-one.wav {server}/transcribe
+  curl -H "Authorization: Bearer {key}" -F file=@tests/samples/speech-one.wav \\
+       -F model=tiny.en -F response_format=srt {server}/v1/audio/transcriptions
+
+Ctrl-C (or `make down` from another shell) stops everything.
+"""

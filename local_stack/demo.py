@@ -1,0 +1,170 @@
+"""`make demo`: both paths of the product, end to end, on the local stack.
+
+1. direct: upload a sample; the router finds the server healthy and calls it.
+2. batch: stop the server, upload a second sample; the router queues it and the batch
+   worker transcribes it.
+3. API: start the server again and curl it with a third sample.
+Then a summary table. Any failure names the step and the log file to read.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from local_stack.processes import ROOT
+from local_stack.stack import Stack, StackError
+from transcription.aws import make_client
+from transcription.settings import AwsSettings
+
+__all__ = ["DemoRow", "run_demo", "wait_for_object"]
+
+SAMPLES = ROOT / "tests" / "samples"
+TRANSCRIPT_TIMEOUT_SECONDS = 90.0
+
+
+@dataclass(frozen=True)
+class DemoRow:
+    file: str
+    route: str
+    seconds: float
+    text: str
+
+    def first_words(self, count: int = 6) -> str:
+        words = self.text.split()
+        return " ".join(words[:count]) + (" …" if len(words) > count else "")
+
+
+def wait_for_object(s3: Any, bucket: str, key: str, timeout: float) -> bytes | None:
+    """The object's body once it exists, or ``None`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
+                raise
+        time.sleep(0.2)
+    return None
+
+
+def router_results(log_path: Path) -> Iterator[dict[str, Any]]:
+    """The per-object results the event pump logged (JSON lines with a ``route``)."""
+    if not log_path.exists():
+        return
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "route" in record:
+            yield record
+
+
+def router_result_for(log_path: Path, key: str) -> dict[str, Any] | None:
+    for record in router_results(log_path):
+        if key in (record.get("s3_key"), record.get("key")):
+            return record
+    return None
+
+
+class Demo:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.bucket = stack.env["AUDIO_BUCKET"]
+        self.input_prefix = stack.env.get("INPUT_PREFIX", "audio/")
+        self.output_prefix = stack.env.get("OUTPUT_PREFIX", "transcripts/")
+        aws = AwsSettings(aws_region=stack.settings.aws_region, aws_endpoint_url=stack.endpoint)
+        self.s3 = make_client("s3", aws)
+
+    def upload_and_wait(self, sample: str, step: str) -> tuple[dict[str, Any], float]:
+        path = SAMPLES / f"speech-{sample}.wav"
+        relative = f"demo/{path.name}"
+        started = time.monotonic()
+        self.s3.upload_file(str(path), self.bucket, self.input_prefix + relative)
+        self.stack.say(f"  uploaded s3://{self.bucket}/{self.input_prefix}{relative}")
+        body = wait_for_object(
+            self.s3, self.bucket, f"{self.output_prefix}{relative}.json", TRANSCRIPT_TIMEOUT_SECONDS
+        )
+        if body is None:
+            raise StackError(
+                step,
+                self.stack.log_path("pump"),
+                f"no transcript after {TRANSCRIPT_TIMEOUT_SECONDS:.0f} s",
+            )
+        return json.loads(body), time.monotonic() - started
+
+    def direct(self) -> DemoRow:
+        self.stack.say("\n[1/3] direct path: upload while the server is up")
+        transcript, seconds = self.upload_and_wait("one", "direct path")
+        self.stack.say(f"  transcript ({transcript['route']}): {transcript['text']}")
+        return DemoRow("speech-one.wav", transcript["route"], seconds, transcript["text"])
+
+    def batch(self) -> DemoRow:
+        self.stack.say("\n[2/3] batch path: stop the server, then upload")
+        self.stack.stop_service("server")
+        transcript, seconds = self.upload_and_wait("two", "batch path")
+        key = f"{self.input_prefix}demo/speech-two.wav"
+        result = router_result_for(self.stack.log_path("pump"), key) or {}
+        self.stack.say(f"  router: {result.get('route', '?')} ({result.get('reason', '?')})")
+        self.stack.say(f"  transcript ({transcript['route']}): {transcript['text']}")
+        return DemoRow("speech-two.wav", transcript["route"], seconds, transcript["text"])
+
+    def api(self) -> DemoRow:
+        self.stack.say("\n[3/3] API: start the server again and curl it")
+        self.stack.start_service("server")
+        path = SAMPLES / "speech-three.wav"
+        url = f"{self.stack.server_url}/transcribe"
+        started = time.monotonic()
+        body = self._post_file(url, path)
+        transcript = json.loads(body)
+        seconds = time.monotonic() - started
+        self.stack.say(f"  transcript ({transcript['route']}): {transcript['text']}")
+        return DemoRow(path.name, transcript["route"], seconds, transcript["text"])
+
+    def _post_file(self, url: str, path: Path) -> str:
+        auth = f"Authorization: Bearer {self.stack.api_key}"
+        self.stack.say(
+            f'  curl -H "Authorization: Bearer …" -F file=@{path.relative_to(ROOT)} {url}'
+        )
+        if shutil.which("curl"):
+            result = subprocess.run(
+                ["curl", "-sS", "--fail-with-body", "-H", auth, "-F", f"file=@{path}", url],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise StackError(
+                    "API call", self.stack.log_path("server"), result.stdout + result.stderr
+                )
+            return result.stdout
+        import httpx  # no curl on this machine: the same request from Python
+
+        with path.open("rb") as audio:
+            response = httpx.post(
+                url, headers={"Authorization": auth.split(": ", 1)[1]}, files={"file": audio}
+            )
+        if response.status_code != 200:
+            raise StackError("API call", self.stack.log_path("server"), response.text)
+        return response.text
+
+
+def summary(rows: list[DemoRow]) -> str:
+    header = f"{'file':<18} {'route':<7} {'seconds':>7}  first words"
+    lines = [header, "-" * len(header)]
+    lines += [f"{r.file:<18} {r.route:<7} {r.seconds:>7.1f}  {r.first_words()}" for r in rows]
+    return "\n".join(lines)
+
+
+def run_demo(stack: Stack) -> list[DemoRow]:
+    demo = Demo(stack)
+    return [demo.direct(), demo.batch(), demo.api()]

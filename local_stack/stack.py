@@ -1,0 +1,237 @@
+"""Bring the whole product up on 127.0.0.1, with no cloud account.
+
+moto's server stands in for AWS; the numbered deploy scripts create the resources in it
+(local mode: the EventBridge rule targets an SQS events queue); then the FastAPI server
+(tiny.en on the CPU), the event pump (EventBridge → Lambda stand-in) and the batch worker
+run as processes. Every process's output goes to ``.local/logs/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local_stack.processes import ROOT, spawn, stop, wait_until_ready
+from local_stack.settings import LocalSettings
+
+__all__ = ["LOCAL_STEPS", "SERVICES", "Stack", "StackError", "read_config", "stop_from_state"]
+
+log = logging.getLogger(__name__)
+
+# The deploy steps that make sense against moto's server, in order. The GPU instance and
+# the Lambda code steps are left out: locally the server and the router run as processes.
+LOCAL_STEPS: tuple[tuple[str, ...], ...] = (
+    ("step-000-setup-configuration.sh", "--non-interactive"),
+    ("step-001-validate-configuration.sh",),
+    ("step-020-create-sqs-resources.sh",),
+    ("step-030-create-s3-bucket.sh",),
+    ("step-341-configure-eventbridge-trigger.sh",),
+)
+
+# name → module run with ``python -m``; the server is ready when /health answers 200.
+SERVICES = {
+    "server": "fastapi_server",
+    "pump": "lambda_router.pump",
+    "worker": "batch_worker",
+}
+
+
+class StackError(RuntimeError):
+    """A step of bringing the stack up failed; ``log_path`` is where to read why."""
+
+    def __init__(self, step: str, log_path: Path, detail: str = "") -> None:
+        super().__init__(f"{step} failed{': ' + detail if detail else ''} (read {log_path})")
+        self.step = step
+        self.log_path = log_path
+
+
+def read_config(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines of a config.env (quotes stripped, comments and blanks skipped)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        parts = shlex.split(value, comments=True) if value.strip() else [""]
+        values[name.strip().removeprefix("export ").strip()] = parts[0] if parts else ""
+    return values
+
+
+@dataclass
+class Stack:
+    settings: LocalSettings = field(default_factory=LocalSettings)
+    say: Callable[[str], None] = lambda message: print(message, file=sys.stderr)  # noqa: T201
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    env: dict[str, str] = field(default_factory=dict)
+
+    # --- paths -------------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        return ROOT / self.settings.local_dir
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.env"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "stack.json"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.settings.moto_port}"
+
+    @property
+    def server_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+    def log_path(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """moto → deploy scripts → server, pump, worker. Raises StackError naming the step."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for old in self.logs.glob("*.log"):
+            old.unlink()
+        self.env = self._base_env()
+        self._start_moto()
+        self.deploy()
+        self.env.update(read_config(self.config_file))
+        self.env.update(self._process_env())
+        for name in SERVICES:
+            self.start_service(name)
+
+    def _base_env(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            "CONFIG_FILE": str(self.config_file),
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": s.aws_region,
+            "AWS_DEFAULT_REGION": s.aws_region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_CONFIG_FILE": str(self.root / "aws" / "config"),
+            "PROJECT_NAME": s.local_project,
+            "AUDIO_BUCKET": s.local_bucket,
+            "SERVER_URL": self.server_url,
+            "API_KEY": self.api_key,
+            "API_KEYS": self.api_key,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+
+    def _process_env(self) -> dict[str, str]:
+        """Settings of the local processes that the deploy config does not hold."""
+        s = self.settings
+        return {
+            "HOST": "127.0.0.1",
+            "PORT": str(s.port),
+            "MODEL": "tiny.en",
+            "DEVICE": "cpu",
+            "ENGINE": "faster-whisper",
+            "CONCURRENCY": str(s.concurrency),
+            "PUMP_CONCURRENCY": str(s.pump_concurrency),
+            "SERVER_URL": self.server_url,
+            "API_KEY": self.api_key,
+            "API_KEYS": self.api_key,
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def _start_moto(self) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(self.settings.moto_port),
+        ]
+        self._launch("moto", args, ready_url=f"{self.endpoint}/moto-api/")
+
+    def deploy(self) -> None:
+        """Run the local deploy steps; the first failure raises StackError."""
+        self.config_file.unlink(missing_ok=True)
+        deploy_log = self.log_path("deploy")
+        for step, *args in LOCAL_STEPS:
+            self.say(f"  deploy: {step}")
+            with deploy_log.open("ab") as out:
+                out.write(f"\n=== {step} {' '.join(args)}\n".encode())
+                out.flush()
+                result = subprocess.run(
+                    ["bash", str(ROOT / "scripts" / step), *args],
+                    cwd=ROOT,
+                    env={**os.environ, **self.env},
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                )
+            if result.returncode != 0:
+                raise StackError(step, deploy_log, f"exit status {result.returncode}")
+
+    def start_service(self, name: str) -> None:
+        ready = f"{self.server_url}/health" if name == "server" else None
+        self._launch(name, [sys.executable, "-m", SERVICES[name]], ready_url=ready)
+
+    def _launch(self, name: str, args: list[str], ready_url: str | None = None) -> None:
+        self.say(f"  start: {name}")
+        process = spawn(args, env=self.env, log_path=self.log_path(name))
+        self.processes[name] = process
+        self._write_state()
+        if ready_url:
+            try:
+                wait_until_ready(process, ready_url, timeout=120)
+            except (RuntimeError, TimeoutError) as error:
+                raise StackError(f"starting {name}", self.log_path(name), str(error)) from None
+
+    def stop_service(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is not None:
+            stop(process)
+        self._write_state()
+
+    def dead_services(self) -> list[str]:
+        return [name for name, p in self.processes.items() if p.poll() is not None]
+
+    def stop(self) -> None:
+        """Stop every process this stack started, the services first and moto last."""
+        for name in [*reversed([n for n in self.processes if n != "moto"]), "moto"]:
+            self.stop_service(name)
+        self.state_file.unlink(missing_ok=True)
+
+    def _write_state(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        pids = {name: p.pid for name, p in self.processes.items()}
+        self.state_file.write_text(json.dumps({"pids": pids}, indent=2))
+
+
+def stop_from_state(local_dir: Path) -> list[str]:
+    """`make down`: stop the process groups recorded by a running `make up`."""
+    state_file = local_dir / "stack.json"
+    if not state_file.exists():
+        return []
+    stopped = []
+    for name, pid in json.loads(state_file.read_text())["pids"].items():
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            stopped.append(name)
+        except ProcessLookupError:
+            continue
+    state_file.unlink(missing_ok=True)
+    return stopped
