@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from transcription.audio import AudioSource, decode_audio
+from transcription.audio import Audio, AudioSource, decode_audio
 from transcription.engines.base import Engine, TranscribeOptions
 from transcription.exceptions import SourceChanged, SourceMissing, StorageUnavailable
 from transcription.layout import normalize_etag
@@ -77,14 +77,18 @@ def download(
 
 def transcribe_audio(
     engine: Engine,
-    audio: AudioSource,
+    audio: AudioSource | Audio,
     options: TranscribeOptions,
     max_audio_seconds: float | None = None,
 ) -> Transcript:
-    """Decode and transcribe; the transcript's timings cover both."""
+    """Decode and transcribe; the transcript's timings cover both.
+
+    Already decoded ``Audio`` (the batch worker decodes ahead, while the previous job
+    transcribes) is transcribed as it is; then the timings cover the transcription only.
+    """
     started_at = utc_now()
     started = time.perf_counter()
-    decoded = decode_audio(audio, max_seconds=max_audio_seconds)
+    decoded = audio if isinstance(audio, Audio) else decode_audio(audio, max_seconds=max_audio_seconds)
     transcript = engine.transcribe(decoded.samples, options)
     timings = Timings(
         started_at=started_at,
