@@ -1,0 +1,68 @@
+"""Audio objects and job messages for tests: upload, enqueue, count, make long audio."""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from transcription.job import Job, JobOptions
+from transcription.layout import Layout, normalize_etag
+
+
+def upload_job(
+    s3: Any,
+    bucket: str,
+    key: str,
+    body: bytes | Path,
+    *,
+    reason: str = "forced",
+    formats: tuple[str, ...] = ("json", "txt", "srt", "vtt"),
+) -> Job:
+    """Put ``body`` at ``s3://bucket/key`` and return the job the router would enqueue."""
+    data = body.read_bytes() if isinstance(body, Path) else body
+    response = s3.put_object(Bucket=bucket, Key=key, Body=data)
+    return Job(
+        bucket=bucket,
+        key=key,
+        etag=normalize_etag(response["ETag"]),
+        size=len(data),
+        output_bucket=bucket,
+        output_key=Layout().transcript_key(key),
+        reason=reason,
+        options=JobOptions(formats=formats),
+    )
+
+
+def enqueue(sqs: Any, queue_url: str, job: Job) -> str:
+    """Send ``job`` as the router does (body and attributes); returns the message id."""
+    response = sqs.send_message(
+        QueueUrl=queue_url, MessageBody=job.to_json(), MessageAttributes=job.message_attributes()
+    )
+    return str(response["MessageId"])
+
+
+def queue_counts(sqs: Any, queue_url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    )
+
+
+def concatenate_wavs(paths: Sequence[Path], out: Path, repeat: int = 1) -> Path:
+    """One longer WAV of ``paths`` played ``repeat`` times (all must share one format)."""
+    with wave.open(str(paths[0])) as first:
+        params = first.getparams()
+    with wave.open(str(out), "wb") as writer:
+        writer.setparams(params)
+        for _ in range(repeat):
+            for path in paths:
+                with wave.open(str(path)) as reader:
+                    writer.writeframes(reader.readframes(reader.getnframes()))
+    return out
