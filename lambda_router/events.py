@@ -1,0 +1,140 @@
+"""Typed parsing of the events that invoke the router.
+
+Accepted shapes, each yielding one :class:`ObjectEvent` per object:
+
+- EventBridge ``Object Created`` from S3 (``source: aws.s3``); other S3 detail types are
+  kept as not-created so the result says why nothing happened;
+- the classic S3 notification (``Records[].s3``);
+- an SQS (or SNS) message wrapping any of these, as Lambda's event source mappings deliver them;
+- a manual invocation ``{"bucket": "...", "key": "..."}`` (optionally ``etag``, ``size`` and
+  ``"queue": true`` to send the object to the batch path).
+
+Keys are decoded here, once. S3 notifications carry keys form-URL-encoded (``+`` for a
+space, ``%2B`` for a plus). EventBridge events from AWS are decoded the same way, but moto's
+server puts the raw key into them (``moto/s3/notifications.py``), so that format's decoding
+is a parameter (``EVENTBRIDGE_KEYS_ENCODED``). A manual invocation names the real key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lambda_router.exceptions import MalformedEvent
+from transcription.layout import decode_event_key, normalize_etag
+
+__all__ = ["ObjectEvent", "parse_event"]
+
+OBJECT_CREATED = "Object Created"
+
+
+@dataclass(frozen=True)
+class ObjectEvent:
+    bucket: str
+    key: str  # decoded: the object's real key
+    size: int | None  # None when the event does not say (manual invocation)
+    etag: str | None  # bare (no quotes); None when the event does not say
+    origin: str  # eventbridge | s3 | manual
+    created: bool = True  # False: another S3 event type (deleted, restored…), ignored
+    force_queue: bool = False  # manual {"queue": true}: straight to the batch path
+
+
+def parse_event(event: Any, *, eventbridge_keys_encoded: bool = True) -> list[ObjectEvent]:
+    """Every object named in ``event``; raises :class:`MalformedEvent` for unknown shapes."""
+    try:
+        return list(_parse(event, eventbridge_keys_encoded))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise MalformedEvent(f"unreadable event: {error!r}") from None
+
+
+def _parse(event: Any, encoded: bool) -> Iterator[ObjectEvent]:
+    if not isinstance(event, Mapping):
+        raise MalformedEvent(f"an event must be a JSON object, not {type(event).__name__}")
+    if "Records" in event:
+        for record in event["Records"]:
+            yield from _record(record, encoded)
+    elif "detail-type" in event:
+        yield from _eventbridge(event, encoded)
+    elif event.get("Event") == "s3:TestEvent":
+        return  # sent once when a bucket notification is configured
+    elif "bucket" in event and "key" in event:
+        yield _manual(event)
+    else:
+        raise MalformedEvent(f"not an S3, EventBridge, SQS or manual event: {sorted(event)}")
+
+
+def _record(record: Mapping[str, Any], encoded: bool) -> Iterator[ObjectEvent]:
+    source = record.get("eventSource") or record.get("EventSource")
+    if source == "aws:s3":
+        yield _s3_record(record)
+    elif source == "aws:sqs":
+        yield from _parse(json.loads(record["body"]), encoded)
+    elif source == "aws:sns":
+        yield from _parse(json.loads(record["Sns"]["Message"]), encoded)
+    else:
+        raise MalformedEvent(f"unknown record source {source!r}")
+
+
+def _s3_record(record: Mapping[str, Any]) -> ObjectEvent:
+    s3 = record["s3"]
+    obj = s3["object"]
+    return ObjectEvent(
+        bucket=_text(s3["bucket"]["name"], "bucket"),
+        key=decode_event_key(_text(obj["key"], "key")),
+        size=_size(obj.get("size")),
+        etag=_etag(obj.get("eTag") or obj.get("etag")),
+        origin="s3",
+        created=str(record.get("eventName", "")).startswith("ObjectCreated:"),
+    )
+
+
+def _eventbridge(event: Mapping[str, Any], encoded: bool) -> Iterator[ObjectEvent]:
+    if event.get("source") != "aws.s3":
+        raise MalformedEvent(f"EventBridge event from {event.get('source')!r}, not aws.s3")
+    detail = event["detail"]
+    obj = detail["object"]
+    raw_key = _text(obj["key"], "key")
+    yield ObjectEvent(
+        bucket=_text(detail["bucket"]["name"], "bucket"),
+        key=decode_event_key(raw_key) if encoded else raw_key,
+        size=_size(obj.get("size")),
+        etag=_etag(obj.get("etag") or obj.get("eTag")),
+        origin="eventbridge",
+        created=event["detail-type"] == OBJECT_CREATED,
+    )
+
+
+def _manual(event: Mapping[str, Any]) -> ObjectEvent:
+    queue = event.get("queue", False)
+    if not isinstance(queue, bool):
+        raise MalformedEvent("'queue' must be true or false")
+    return ObjectEvent(
+        bucket=_text(event["bucket"], "bucket"),
+        key=_text(event["key"], "key"),
+        size=_size(event.get("size")),
+        etag=_etag(event.get("etag")),
+        origin="manual",
+        force_queue=queue,
+    )
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise MalformedEvent(f"{name} must be a non-empty string")
+    return value
+
+
+def _size(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MalformedEvent(f"size must be a non-negative integer, not {value!r}")
+    return value
+
+
+def _etag(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return normalize_etag(_text(value, "etag"))

@@ -1,0 +1,89 @@
+"""Named errors of the router.
+
+Only :class:`QueueUnavailable` and :class:`MalformedEvent` leave the handler: both make the
+invocation fail, so Lambda's own retries and its on-failure destination keep the event.
+The server errors are caught by the router and turned into a route.
+"""
+
+from __future__ import annotations
+
+from transcription.exceptions import TranscriptionError
+
+__all__ = [
+    "DirectCallFailed",
+    "MalformedEvent",
+    "QueueUnavailable",
+    "RetryableServerError",
+    "RouterError",
+    "ServerRejected",
+]
+
+
+class RouterError(TranscriptionError):
+    """Base class of the router's errors."""
+
+    code = "router_error"
+
+
+class MalformedEvent(RouterError):
+    """The invocation event is not one of the shapes the router understands."""
+
+    code = "malformed_event"
+
+
+class QueueUnavailable(RouterError):
+    """SQS could not be reached or refused the job: the event must not be dropped."""
+
+    code = "queue_unavailable"
+    permanent = False
+
+
+class RetryableServerError(RouterError):
+    """A connection error, a timeout, or 429/502/503/504 from the server: worth another try."""
+
+    code = "server_unavailable"
+    permanent = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        timed_out: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.timed_out = timed_out
+
+    @property
+    def counts_against_server(self) -> bool:
+        """Timeouts, connection errors and 5xx count towards opening the circuit breaker."""
+        return self.status is None or self.status >= 500
+
+
+class ServerRejected(RouterError):
+    """A final 4xx answer: the server will not transcribe this object (no retry, no queue)."""
+
+    def __init__(self, status: int, code: str, message: str, *, attempts: int = 1) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.attempts = attempts
+
+
+class DirectCallFailed(RouterError):
+    """The direct call gave up: attempts, time budget or breaker exhausted."""
+
+    code = "retries_exhausted"
+    permanent = False
+
+    def __init__(
+        self, message: str, *, attempts: int, timed_out: bool, reason: str = "retries_exhausted"
+    ) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.timed_out = timed_out  # the server may still be working on it
+        self.reason = reason  # the job's reason: retries_exhausted, or server_down

@@ -1,0 +1,346 @@
+"""The work for one object: guards, idempotency, the routing decision, direct call or queue.
+
+:meth:`Router.route` is a plain function of an :class:`ObjectEvent` and the invocation's
+:class:`Deadline`; the handler only parses the event and calls it per object. AWS calls
+per object: one S3 HEAD of the transcript, plus one ``SendMessage`` on the batch path (a
+manual invocation without an ETag first HEADs the audio). The server's address, health
+and circuit breaker live in this object, i.e. in the warm container.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+from tenacity.wait import wait_base
+
+from lambda_router.breaker import CircuitBreaker
+from lambda_router.budget import Deadline
+from lambda_router.client import DirectClient
+from lambda_router.events import ObjectEvent
+from lambda_router.exceptions import DirectCallFailed, ServerRejected
+from lambda_router.health import HealthClient
+from lambda_router.metrics import Metrics
+from lambda_router.policy import Route, choose, ignore_reason
+from lambda_router.queue import JobQueue
+from lambda_router.server_url import ServerUrlSource
+from lambda_router.settings import RouterSettings
+from lambda_router.transport import Transport, UrllibTransport
+from transcription.aws import make_client
+from transcription.exceptions import StorageUnavailable
+from transcription.job import Job, JobOptions
+from transcription.layout import (
+    SUPPORTED_EXTENSIONS,
+    Layout,
+    has_supported_extension,
+    normalize_etag,
+)
+from transcription.logging import log_context
+from transcription.store import TranscriptStore, is_not_found
+
+__all__ = ["RouteResult", "Router", "aws_client"]
+
+log = logging.getLogger(__name__)
+
+
+def aws_client(service: str, settings: RouterSettings) -> Any:
+    """Short timeouts and few retries: the Lambda's time budget must keep room to enqueue."""
+    if service == "sqs":
+        return make_client(
+            service, settings.aws, connect_timeout=1.0, read_timeout=3.0, max_attempts=2
+        )
+    return make_client(service, settings.aws, connect_timeout=2.0, read_timeout=5.0, max_attempts=3)
+
+
+@dataclass
+class RouteResult:
+    route: str  # direct | queued | skipped | ignored
+    reason: str
+    bucket: str
+    key: str
+    output_key: str | None = None
+    attempts: int = 0  # POST /transcribe-s3 attempts
+    elapsed_ms: float = 0.0
+    detail: str | None = None
+    status: int | None = None  # the server's HTTP status on the direct path
+    error_key: str | None = None  # the error record written, if any
+    message_id: str | None = None  # the SQS message, on the batch path
+    trace_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        always = {"route", "reason", "output_key", "attempts", "elapsed_ms"}
+        return {k: v for k, v in asdict(self).items() if v is not None or k in always}
+
+
+@dataclass(frozen=True)
+class _Object:
+    """An object that passed the guards, with what HEAD or the event told about it."""
+
+    event: ObjectEvent
+    etag: str
+    size: int
+    output_key: str
+
+    @property
+    def source(self) -> dict[str, Any]:
+        return {
+            "bucket": self.event.bucket,
+            "key": self.event.key,
+            "etag": self.etag,
+            "size": self.size,
+        }
+
+
+class Router:
+    def __init__(
+        self,
+        settings: RouterSettings,
+        *,
+        s3: Any,
+        sqs: Any,
+        ssm: Callable[[], Any] | None = None,
+        transport: Transport | None = None,
+        metrics: Metrics | None = None,
+        breaker: CircuitBreaker | None = None,
+        health: HealthClient | None = None,
+        wait: wait_base | None = None,
+    ) -> None:
+        self.settings = settings
+        storage = settings.storage
+        self.layout = Layout(storage.input_prefix, storage.output_prefix)
+        self.s3 = s3
+        self.store = TranscriptStore(s3, storage.output_bucket, self.layout)
+        self.queue = JobQueue(sqs, settings.queue_url)
+        transport = transport or UrllibTransport()
+        self.breaker = breaker or CircuitBreaker(
+            settings.breaker_failures, settings.breaker_cooldown_seconds
+        )
+        self.health = health or HealthClient(
+            transport,
+            timeout=settings.health_timeout_seconds,
+            cache_seconds=settings.health_cache_seconds,
+        )
+        self.client = DirectClient(
+            transport,
+            breaker=self.breaker,
+            health=self.health,
+            api_key=settings.api_key,
+            timeout=settings.direct_timeout_seconds,
+            max_attempts=settings.direct_max_attempts,
+            backoff=settings.direct_backoff_seconds,
+            reserve_seconds=settings.enqueue_reserve_ms / 1000,
+            wait=wait,
+        )
+        self.server_url = ServerUrlSource(
+            url=settings.server_url,
+            parameter=settings.server_url_parameter,
+            ssm=ssm or _lazy_client("ssm", settings),
+            ttl=settings.server_url_ttl_seconds,
+        )
+        self.metrics = metrics or Metrics(settings.metrics_namespace)
+        self._known_url: str | None = None
+        self._url_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: RouterSettings) -> Router:
+        """A router with its own AWS clients (short timeouts), as the warm container keeps it."""
+        return cls(
+            settings,
+            s3=aws_client("s3", settings),
+            sqs=aws_client("sqs", settings),
+        )
+
+    # --- one object --------------------------------------------------------------------
+    def route(self, event: ObjectEvent, deadline: Deadline) -> dict[str, Any]:
+        """Route one object; returns its result record (also written as an EMF line)."""
+        started = time.perf_counter()
+        with log_context(s3_key=event.key, bucket=event.bucket):
+            result = self._route(event, deadline)
+        result.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        record = result.to_dict()
+        self.metrics.emit(record)
+        return record
+
+    def duplicate(self, event: ObjectEvent) -> dict[str, Any]:
+        """The result for a repeat of an object already routed in this invocation."""
+        output_key = (
+            self.layout.transcript_key(event.key) if self.layout.is_input(event.key) else None
+        )
+        result = RouteResult(Route.SKIPPED, "duplicate_event", event.bucket, event.key, output_key)
+        record = result.to_dict()
+        self.metrics.emit(record)
+        return record
+
+    def _route(self, event: ObjectEvent, deadline: Deadline) -> RouteResult:
+        reason = ignore_reason(
+            event, audio_bucket=self.settings.storage.audio_bucket, layout=self.layout
+        )
+        if reason is not None:
+            return RouteResult(Route.IGNORED, reason, event.bucket, event.key)
+        output_key = self.layout.transcript_key(event.key)
+        obj = self._describe(event, output_key)
+        if obj is None:
+            return RouteResult(
+                Route.IGNORED,
+                "source_missing",
+                event.bucket,
+                event.key,
+                output_key,
+                detail="the object does not exist (any more)",
+            )
+        if obj.size == 0:
+            return RouteResult(Route.IGNORED, "empty_object", event.bucket, event.key, output_key)
+        if not has_supported_extension(event.key):
+            return self._unsupported(obj)
+        if self.store.is_current(output_key, obj.etag):
+            return RouteResult(
+                Route.SKIPPED, "transcript_current", event.bucket, event.key, output_key
+            )
+        if event.force_queue:
+            return self._enqueue(obj, "forced", detail="manual invocation with queue: true")
+        server_url = self._server_url()
+        decision = choose(
+            obj.size,
+            direct_max_bytes=self.settings.direct_max_bytes,
+            server_url=server_url,
+            breaker=self.breaker,
+            health=self.health,
+        )
+        if not decision.direct or server_url is None:
+            return self._enqueue(obj, decision.reason, detail=decision.detail or None)
+        return self._direct(obj, server_url, deadline)
+
+    def _describe(self, event: ObjectEvent, output_key: str) -> _Object | None:
+        """ETag and size from the event; a manual invocation without them HEADs the audio."""
+        if event.etag is not None and event.size is not None:
+            return _Object(event, event.etag, event.size, output_key)
+        try:
+            head = self.s3.head_object(Bucket=event.bucket, Key=event.key)
+        except ClientError as error:
+            if is_not_found(error):
+                return None
+            raise StorageUnavailable(
+                f"cannot HEAD s3://{event.bucket}/{event.key}: {error}"
+            ) from error
+        return _Object(event, normalize_etag(head["ETag"]), int(head["ContentLength"]), output_key)
+
+    def _unsupported(self, obj: _Object) -> RouteResult:
+        extension = posixpath.splitext(obj.event.key)[1] or "no extension"
+        detail = (
+            f"{extension} is not a supported audio type ({', '.join(sorted(SUPPORTED_EXTENSIONS))})"
+        )
+        error_key = self.store.save_error(
+            obj.output_key, "unsupported_extension", detail, obj.source
+        )
+        return RouteResult(
+            Route.IGNORED,
+            "unsupported_extension",
+            obj.event.bucket,
+            obj.event.key,
+            obj.output_key,
+            detail=detail,
+            error_key=error_key,
+        )
+
+    def _direct(self, obj: _Object, server_url: str, deadline: Deadline) -> RouteResult:
+        event = obj.event
+        input_uri = f"s3://{event.bucket}/{event.key}"
+        output_uri = f"s3://{self.store.bucket}/{obj.output_key}"
+        try:
+            answer = self.client.transcribe(server_url, input_uri, output_uri, deadline)
+        except ServerRejected as error:
+            log.warning("the server refused the object: %s", error)
+            error_key = self.store.save_error(obj.output_key, error.code, error.message, obj.source)
+            return RouteResult(
+                Route.IGNORED,
+                "server_rejected",
+                event.bucket,
+                event.key,
+                obj.output_key,
+                attempts=error.attempts,
+                detail=str(error),
+                status=error.status,
+                error_key=error_key,
+            )
+        except DirectCallFailed as error:
+            log.warning("direct call failed, queueing: %s", error)
+            delay = self.settings.timeout_queue_delay_seconds if error.timed_out else 0
+            return self._enqueue(
+                obj, error.reason, detail=str(error), attempts=error.attempts, delay=delay
+            )
+        return RouteResult(
+            Route.DIRECT,
+            "server_ready",
+            event.bucket,
+            event.key,
+            obj.output_key,
+            attempts=answer.attempts,
+            status=answer.status,
+        )
+
+    def _enqueue(
+        self,
+        obj: _Object,
+        reason: str,
+        *,
+        detail: str | None = None,
+        attempts: int = 0,
+        delay: int = 0,
+    ) -> RouteResult:
+        event = obj.event
+        job = Job(
+            bucket=event.bucket,
+            key=event.key,
+            etag=obj.etag,
+            size=obj.size,
+            output_bucket=self.store.bucket,
+            output_key=obj.output_key,
+            reason=reason,
+            options=JobOptions(formats=self.settings.storage.output_formats),
+        )
+        message_id = self.queue.send(job, delay_seconds=delay)
+        if delay:
+            detail = f"{detail}; delayed {delay} s: the server may still finish it"
+        return RouteResult(
+            Route.QUEUED,
+            reason,
+            event.bucket,
+            event.key,
+            obj.output_key,
+            attempts=attempts,
+            detail=detail,
+            message_id=message_id,
+            trace_id=job.trace_id,
+        )
+
+    def _server_url(self) -> str | None:
+        """The server's URL; a changed URL (a new box) starts with a fresh breaker and health."""
+        url = self.server_url.get()
+        with self._url_lock:
+            if url != self._known_url:
+                if self._known_url is not None:
+                    log.info("server URL changed to %s: breaker and health cache reset", url)
+                    self.breaker.reset()
+                    self.health.forget()
+                self._known_url = url
+        return url
+
+
+def _lazy_client(service: str, settings: RouterSettings) -> Callable[[], Any]:
+    """A function that builds the client on first use (only when it is needed)."""
+    lock = threading.Lock()
+    built: list[Any] = []
+
+    def get() -> Any:
+        with lock:
+            if not built:
+                built.append(aws_client(service, settings))
+            return built[0]
+
+    return get

@@ -1,0 +1,336 @@
+"""The router against moto's server over HTTP and a real local HTTP server (the fake server).
+
+Each route and reason, with the AWS calls made on each path counted through botocore's
+``before-call`` hook on the router's own clients: direct = one S3 HEAD + the HTTP calls,
+queue = HEAD + SendMessage, nothing else (no DescribeInstances, no SSM while SERVER_URL
+is set).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lambda_router import handler
+from lambda_router.exceptions import QueueUnavailable
+from lambda_router.handler import handle
+from tests.conftest import REGION
+from tests.support.fake_server import FakeServer
+from tests.support.processes import free_port
+from tests.support.router_kit import RouterClients, RouterKit, context
+from tests.support.sample_events import load_event
+from transcription.aws import make_client
+from transcription.job import REASONS
+from transcription.settings import AwsSettings
+
+KEY = "audio/meetings/monday.wav"
+OUT = "transcripts/meetings/monday.wav.json"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeServer]:
+    with FakeServer(s3=None) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def clients(moto_url: str) -> RouterClients:
+    return RouterClients.build(AwsSettings(aws_region=REGION, aws_endpoint_url=moto_url))
+
+
+@pytest.fixture
+def kit(
+    server: FakeServer,
+    clients: RouterClients,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queue_url: str,
+    aws_settings: AwsSettings,
+) -> Iterator[RouterKit]:
+    server.reset()
+    server.s3 = s3
+    yield RouterKit(aws_settings, bucket, queue_url, server, s3, sqs, clients)
+    server.reset()
+
+
+def route(kit: RouterKit, event: Any, **settings: Any) -> dict[str, Any]:
+    [result] = handle(kit.router(**settings), event, context())
+    return result
+
+
+# --- direct -----------------------------------------------------------------------------
+def test_direct_is_one_head_plus_health_and_post(kit: RouterKit) -> None:
+    etag, size = kit.upload(KEY)
+    result = route(kit, kit.event(KEY, etag, size))
+    assert result["route"] == "direct" and result["reason"] == "server_ready"
+    assert result["output_key"] == OUT and result["attempts"] == 1
+    assert result["elapsed_ms"] > 0
+    assert kit.calls.names == ["HeadObject"]
+    assert [r.path for r in kit.server.seen()] == ["/health", "/transcribe-s3"]
+    [post] = kit.server.seen("/transcribe-s3")
+    assert post.body == {
+        "s3_input_path": f"s3://{kit.bucket}/{KEY}",
+        "s3_output_path": f"s3://{kit.bucket}/{OUT}",
+    }
+    transcript = kit.transcript(OUT)
+    assert transcript is not None and transcript["source"]["etag"] == etag
+    assert kit.jobs() == []
+
+
+def test_api_key_is_sent_as_bearer(kit: RouterKit) -> None:
+    kit.server.api_key = "router-key-123"
+    try:
+        etag, size = kit.upload(KEY)
+        assert route(kit, kit.event(KEY, etag, size), api_key="router-key-123")["route"] == "direct"
+        [post] = kit.server.seen("/transcribe-s3")
+        assert post.headers["authorization"] == "Bearer router-key-123"
+    finally:
+        kit.server.api_key = None
+
+
+def test_health_answer_is_cached_for_a_few_seconds(kit: RouterKit) -> None:
+    router = kit.router(health_cache_seconds=30.0)
+    for i in range(3):
+        key = f"audio/cache/{i}.wav"
+        etag, size = kit.upload(key)
+        [result] = handle(router, kit.event(key, etag, size), context())
+        assert result["route"] == "direct"
+    assert kit.server.count("/health") == 1
+    assert kit.server.count("/transcribe-s3") == 3
+
+
+# --- queued -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("mode", "reason", "paths"),
+    [
+        ("down", "server_down", []),
+        ("failing", "server_down", ["/health"]),
+        ("starting", "server_down", ["/health"]),
+        ("busy", "server_busy", ["/health"]),
+    ],
+)
+def test_queue_when_the_server_cannot_take_it(
+    kit: RouterKit, mode: str, reason: str, paths: list[str]
+) -> None:
+    etag, size = kit.upload(KEY)
+    kit.server.set_mode(mode)
+    result = route(kit, kit.event(KEY, etag, size))
+    assert (result["route"], result["reason"], result["attempts"]) == ("queued", reason, 0)
+    assert kit.calls.names == ["HeadObject", "SendMessage"]
+    assert [r.path for r in kit.server.seen()] == paths
+    [(job, attributes)] = kit.jobs()
+    assert (job.bucket, job.key, job.etag, job.size) == (kit.bucket, KEY, etag, size)
+    assert (job.output_bucket, job.output_key, job.reason) == (kit.bucket, OUT, reason)
+    assert attributes["reason"]["StringValue"] == reason
+    assert job.trace_id == result["trace_id"]
+    assert job.options.formats == ("json", "txt", "srt", "vtt")
+
+
+def test_too_large_goes_to_the_queue_without_asking_the_server(kit: RouterKit) -> None:
+    etag, size = kit.upload(KEY, b"x" * 2000)
+    result = route(kit, kit.event(KEY, etag, size), direct_max_bytes=1999)
+    assert (result["route"], result["reason"]) == ("queued", "too_large")
+    assert kit.calls.names == ["HeadObject", "SendMessage"]
+    assert kit.server.count() == 0
+
+
+def test_no_server_url_means_the_queue(kit: RouterKit) -> None:
+    etag, size = kit.upload(KEY)
+    result = route(kit, kit.event(KEY, etag, size), server_url=None)
+    assert (result["route"], result["reason"]) == ("queued", "server_down")
+    assert kit.calls.names == ["HeadObject", "SendMessage"]
+
+
+def test_manual_queue_true_is_forced_to_the_batch_path(kit: RouterKit) -> None:
+    kit.upload(KEY)
+    result = route(kit, load_event("manual-queue", bucket=kit.bucket, key=KEY))
+    assert (result["route"], result["reason"]) == ("queued", "forced")
+    # A manual event has no ETag: the audio is HEADed first, then the transcript.
+    assert kit.calls.names == ["HeadObject", "HeadObject", "SendMessage"]
+    [(job, _)] = kit.jobs()
+    assert job.reason == "forced" and job.size == len(f"not really audio: {KEY}")
+
+
+def test_every_queue_reason_is_a_job_reason(kit: RouterKit) -> None:
+    """The result reasons of the batch path are the job contract's reasons."""
+    etag, size = kit.upload(KEY)
+    kit.server.set_mode("down")
+    assert route(kit, kit.event(KEY, etag, size))["reason"] in REASONS
+
+
+def test_a_queue_that_refuses_raises_so_lambda_keeps_the_event(kit: RouterKit) -> None:
+    etag, size = kit.upload(KEY)
+    kit.server.set_mode("down")
+    with pytest.raises(QueueUnavailable):
+        route(kit, kit.event(KEY, etag, size), queue_url=kit.queue_url + "-missing")
+    assert kit.emf_lines() == []  # no result is claimed for an event that was not handled
+
+
+def test_an_unreachable_queue_raises_so_lambda_keeps_the_event(
+    kit: RouterKit, aws_settings: AwsSettings
+) -> None:
+    etag, size = kit.upload(KEY)
+    kit.server.set_mode("down")
+    router = kit.router()
+    nowhere = AwsSettings(aws_region=REGION, aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    router.queue.sqs = make_client("sqs", nowhere, connect_timeout=0.5, max_attempts=1)
+    with pytest.raises(QueueUnavailable):
+        handle(router, kit.event(KEY, etag, size), context())
+
+
+# --- skipped ----------------------------------------------------------------------------
+def test_duplicate_events_make_one_transcript(kit: RouterKit) -> None:
+    etag, size = kit.upload(KEY)
+    router = kit.router()
+    first = handle(router, kit.event(KEY, etag, size), context())
+    second = handle(router, kit.event(KEY, etag, size, name="s3-object-created"), context())
+    assert [r["route"] for r in first + second] == ["direct", "skipped"]
+    assert second[0]["reason"] == "transcript_current"
+    assert kit.server.transcriptions == 1
+    assert kit.calls.names == ["HeadObject", "HeadObject"]  # the duplicate: one HEAD, no HTTP
+    versions = kit.s3.list_object_versions(Bucket=kit.bucket, Prefix=OUT).get("Versions", [])
+    assert len(versions) == 1
+
+
+def test_the_same_object_twice_in_one_batch_is_routed_once(kit: RouterKit) -> None:
+    etag, size = kit.upload(KEY)
+    event = kit.event(KEY, etag, size, name="s3-object-created")
+    event["Records"] *= 2
+    results = handle(kit.router(), event, context())
+    assert [(r["route"], r["reason"]) for r in results] == [
+        ("direct", "server_ready"),
+        ("skipped", "duplicate_event"),
+    ]
+    assert kit.server.count("/transcribe-s3") == 1
+
+
+def test_reupload_with_new_content_is_transcribed_again(kit: RouterKit) -> None:
+    router = kit.router()
+    etag1, size1 = kit.upload(KEY, b"first version")
+    assert handle(router, kit.event(KEY, etag1, size1), context())[0]["route"] == "direct"
+    etag2, size2 = kit.upload(KEY, b"second version, longer")
+    assert etag2 != etag1
+    [again] = handle(router, kit.event(KEY, etag2, size2), context())
+    assert again["route"] == "direct"  # the transcript of the older audio does not count
+    assert kit.server.transcriptions == 2
+    transcript = kit.transcript(OUT)
+    assert transcript is not None and transcript["source"]["etag"] == etag2
+
+
+# --- ignored ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("transcripts/meetings/monday.wav.json", "outside_prefix"),
+        ("other/monday.wav", "outside_prefix"),
+        ("audio/meetings/", "folder_marker"),
+    ],
+)
+def test_keys_outside_the_input_prefix_and_folders_are_ignored(
+    kit: RouterKit, key: str, reason: str
+) -> None:
+    result = route(kit, kit.event(key, "d41d8cd98f00b204e9800998ecf8427e", 10))
+    assert (result["route"], result["reason"], result["output_key"]) == ("ignored", reason, None)
+    assert kit.calls.names == [] and kit.server.count() == 0
+
+
+def test_other_buckets_and_other_s3_events_are_ignored(kit: RouterKit) -> None:
+    other = load_event("eventbridge-object-created", bucket="someone-elses-bucket", key=KEY)
+    assert route(kit, other)["reason"] == "foreign_bucket"
+    deleted = load_event("eventbridge-object-deleted", bucket=kit.bucket, key=KEY)
+    assert route(kit, deleted)["reason"] == "not_object_created"
+    assert kit.calls.names == []
+
+
+def test_zero_byte_objects_are_ignored(kit: RouterKit) -> None:
+    etag, size = kit.upload(KEY, b"")
+    result = route(kit, kit.event(KEY, etag, size))
+    assert (result["route"], result["reason"]) == ("ignored", "empty_object")
+    assert kit.calls.names == [] and kit.server.count() == 0
+
+
+def test_unsupported_extension_gets_an_error_record(kit: RouterKit) -> None:
+    key = "audio/meetings/notes.docx"
+    etag, size = kit.upload(key)
+    result = route(kit, kit.event(key, etag, size))
+    assert (result["route"], result["reason"]) == ("ignored", "unsupported_extension")
+    assert result["error_key"] == "transcripts/meetings/notes.docx.error.json"
+    assert kit.calls.names == ["PutObject"]
+    record = kit.transcript(result["error_key"])
+    assert record is not None and record["error"] == "unsupported_extension"
+    assert ".docx" in record["detail"]
+    assert record["source"] == {"bucket": kit.bucket, "key": key, "etag": etag, "size": size}
+
+
+def test_final_4xx_is_an_error_record_without_retry_or_queue(kit: RouterKit) -> None:
+    etag, size = kit.upload(KEY)
+    kit.server.set_mode("reject", status=415)
+    result = route(kit, kit.event(KEY, etag, size), direct_max_attempts=5)
+    assert (result["route"], result["reason"], result["status"]) == (
+        "ignored",
+        "server_rejected",
+        415,
+    )
+    assert result["attempts"] == 1 and kit.server.count("/transcribe-s3") == 1
+    assert kit.calls.names == ["HeadObject", "PutObject"]
+    assert kit.jobs() == []
+    record = kit.transcript("transcripts/meetings/monday.wav.error.json")
+    assert record is not None and record["error"] == "not_audio"
+
+
+def test_a_refused_api_key_is_not_the_files_fault(kit: RouterKit) -> None:
+    kit.server.api_key = "the-right-key"
+    try:
+        etag, size = kit.upload(KEY)
+        result = route(kit, kit.event(KEY, etag, size), api_key="a-wrong-key")
+    finally:
+        kit.server.api_key = None
+    assert (result["route"], result["reason"]) == ("queued", "server_down")
+    assert kit.server.count("/transcribe-s3") == 1  # no retry either
+
+
+def test_manual_invocation_of_a_missing_object(kit: RouterKit) -> None:
+    result = route(kit, load_event("manual", bucket=kit.bucket, key="audio/never-uploaded.wav"))
+    assert (result["route"], result["reason"]) == ("ignored", "source_missing")
+    assert kit.calls.names == ["HeadObject"]
+
+
+# --- the handler entry point and metrics ------------------------------------------------
+def test_lambda_handler_from_the_environment(
+    kit: RouterKit,
+    monkeypatch: pytest.MonkeyPatch,
+    aws_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    etag, size = kit.upload(KEY)
+    for name, value in {
+        "AUDIO_BUCKET": kit.bucket,
+        "QUEUE_URL": kit.queue_url,
+        "SERVER_URL": kit.server.url,
+        "HEALTH_CACHE_SECONDS": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    handler.reset_router()
+    try:
+        event = load_event("sqs-eventbridge", bucket=kit.bucket, key=KEY, etag=etag, size=size)
+        [result] = handler.lambda_handler(event, context())
+        assert result["route"] == "direct"
+        assert handler.get_router() is handler.get_router()  # kept for warm invocations
+    finally:
+        handler.reset_router()
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TranscriptionRouter"
+    assert (line["route"], line["key"], line["attempts"]) == ("direct", KEY, 1)
+
+
+def test_each_result_is_one_emf_line(kit: RouterKit) -> None:
+    etag, size = kit.upload(KEY)
+    kit.server.set_mode("busy")
+    [result] = handle(kit.router(), kit.event(KEY, etag, size), context())
+    [line] = kit.emf_lines()
+    assert {k: line[k] for k in result} == result
+    assert line["events"] == 1 and "_aws" in line

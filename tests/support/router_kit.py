@@ -1,0 +1,127 @@
+"""Build routers for tests: real clients to moto's server, counted, aimed at a fake server."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from tenacity import wait_none
+
+from lambda_router.metrics import Metrics
+from lambda_router.pump import StandInContext
+from lambda_router.router import Router
+from lambda_router.settings import RouterSettings
+from tests.support.aws_calls import AwsCalls
+from tests.support.fake_server import FakeServer
+from tests.support.sample_events import load_event
+from transcription.aws import make_client
+from transcription.job import Job
+from transcription.layout import normalize_etag
+from transcription.settings import AwsSettings, StorageSettings
+
+
+def context(seconds: float = 60.0) -> StandInContext:
+    """A Lambda context with ``seconds`` left (the pump's stand-in, as used locally)."""
+    return StandInContext("test-request", seconds)
+
+
+@dataclass
+class RouterClients:
+    """The router's S3, SQS and SSM clients, built once per module; their calls counted."""
+
+    s3: Any
+    sqs: Any
+    ssm: Any
+    calls: AwsCalls
+
+    @classmethod
+    def build(cls, aws: AwsSettings) -> RouterClients:
+        calls = AwsCalls()
+        env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            clients = [calls.watch(make_client(s, aws)) for s in ("s3", "sqs", "ssm")]
+        return cls(*clients, calls=calls)
+
+
+@dataclass
+class RouterKit:
+    aws: AwsSettings
+    bucket: str
+    queue_url: str
+    server: FakeServer
+    s3: Any  # the test's own client (uploads, checks): not counted
+    sqs: Any
+    clients: RouterClients
+    emf: io.StringIO = field(default_factory=io.StringIO)
+
+    def __post_init__(self) -> None:
+        self.clients.calls.clear()
+
+    @property
+    def calls(self) -> AwsCalls:
+        return self.clients.calls
+
+    def settings(self, **overrides: Any) -> RouterSettings:
+        values: dict[str, Any] = {
+            "storage": StorageSettings(audio_bucket=self.bucket),
+            "queue_url": self.queue_url,
+            "aws": self.aws,
+            "server_url": self.server.url,
+            "health_cache_seconds": 0.0,
+            "direct_timeout_seconds": 10.0,
+            "enqueue_reserve_ms": 500,
+        }
+        values.update(overrides)
+        return RouterSettings(**values)
+
+    def router(self, *, real_waits: bool = False, **overrides: Any) -> Router:
+        """A router whose S3, SQS and SSM calls are counted in ``calls``."""
+        settings = self.settings(**overrides)
+        return Router(
+            settings,
+            s3=self.clients.s3,
+            sqs=self.clients.sqs,
+            ssm=lambda: self.clients.ssm,
+            metrics=Metrics("Test", stream=self.emf),
+            wait=None if real_waits else wait_none(),
+        )
+
+    def upload(self, key: str, body: bytes | None = None) -> tuple[str, int]:
+        data = body if body is not None else f"not really audio: {key}".encode()
+        etag = self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)["ETag"]
+        return normalize_etag(etag), len(data)
+
+    def event(
+        self, key: str, etag: str, size: int, name: str = "eventbridge-object-created"
+    ) -> Any:
+        return load_event(name, bucket=self.bucket, key=key, etag=etag, size=size)
+
+    def jobs(self) -> list[tuple[Job, dict[str, Any]]]:
+        """Every job on the queue (received and left in flight), with its message attributes."""
+        jobs = []
+        while True:
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=60,
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                return jobs
+            jobs += [(Job.from_json(m["Body"]), m.get("MessageAttributes", {})) for m in messages]
+
+    def transcript(self, output_key: str) -> dict[str, Any] | None:
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=output_key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return dict(json.loads(body))
+
+    def emf_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.emf.getvalue().splitlines()]
