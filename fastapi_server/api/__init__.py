@@ -1,0 +1,1 @@
+"""The HTTP surface: dependencies, request/response models and one router per topic."""

@@ -1,0 +1,74 @@
+"""Shared dependencies, as ``Annotated`` types routes declare in their signatures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from fastapi_server.auth import ANONYMOUS
+from fastapi_server.exceptions import NotReady, RateLimited, Unauthorized
+from fastapi_server.state import ServerState
+from transcription.logging import append_keys
+
+__all__ = ["CallerDep", "MetricsCallerDep", "StateDep", "get_state"]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key from API_KEYS (or API_KEYS_PARAMETER): `Authorization: Bearer <key>`.",
+)
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def get_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.server
+    return state
+
+
+StateDep = Annotated[ServerState, Depends(get_state)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: str  # a hash of the key, or "anonymous:<address>"
+
+
+def _identify(
+    request: Request, state: ServerState, credentials: HTTPAuthorizationCredentials | None
+) -> Caller:
+    keys = state.keys
+    if keys is None:
+        raise NotReady("the server is starting")
+    if keys.anonymous:
+        address = request.client.host if request.client else "unknown"
+        return Caller(f"{ANONYMOUS}:{address}")
+    ident = keys.identify(credentials.credentials if credentials else None)
+    if ident is None:
+        raise Unauthorized()
+    return Caller(ident)
+
+
+async def authenticate(request: Request, state: StateDep, credentials: CredentialsDep) -> Caller:
+    """401 without a valid key; then one token from the key's bucket, or 429."""
+    caller = _identify(request, state, credentials)
+    append_keys(key_id=caller.key_id)
+    wait = state.limiter.take(caller.key_id)
+    if wait is not None:
+        raise RateLimited(wait)
+    return caller
+
+
+async def authenticate_metrics(
+    request: Request, state: StateDep, credentials: CredentialsDep
+) -> Caller | None:
+    """/metrics: like every endpoint, unless METRICS_PUBLIC=true (then open, not rate limited)."""
+    if state.settings.metrics_public:
+        return None
+    return _identify(request, state, credentials)
+
+
+CallerDep = Annotated[Caller, Depends(authenticate)]
+MetricsCallerDep = Annotated[Caller | None, Depends(authenticate_metrics)]

@@ -1,0 +1,44 @@
+"""``GET /health``: no auth, answered from memory (the router polls it before every call)."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from fastapi_server.api.deps import StateDep
+from fastapi_server.api.schemas import HealthResponse
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "The model is not loaded (yet)."}},
+    summary="Readiness and load: ready, busy, in flight, pending",
+)
+async def health(state: StateDep) -> JSONResponse:
+    load = state.slots.load()
+    engine = state.engine
+    settings = state.settings.engine
+    body = HealthResponse(
+        status=state.status,
+        ready=engine is not None,
+        busy=load.busy or engine is None,
+        in_flight=load.in_flight,
+        capacity=load.capacity,
+        pending=load.pending,
+        max_pending=load.max_pending,
+        estimated_wait_seconds=None
+        if math.isinf(load.estimated_wait)
+        else round(load.estimated_wait, 3),
+        wait_budget_seconds=load.wait_budget,
+        engine=engine.name if engine else settings.engine,
+        model=engine.model if engine else settings.model,
+        device=engine.device if engine else settings.device,
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if engine is not None else 503)

@@ -1,0 +1,141 @@
+"""OpenAI-compatible endpoints: the official ``openai`` client works against ``/v1``.
+
+``POST /v1/audio/transcriptions`` and ``/v1/audio/translations`` take OpenAI's multipart
+form (``file``, ``model``, ``language``, ``prompt``, ``response_format``, ``temperature``,
+``timestamp_granularities[]``); ``model`` is accepted and the loaded model answers.
+Nothing is stored (``route: "api"``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from fastapi_server.api.deps import CallerDep, StateDep
+from fastapi_server.api.forms import multipart_body, receive_form
+from fastapi_server.api.schemas import (
+    ModelList,
+    ModelObject,
+    OpenAIForm,
+    OpenAITranscription,
+    OpenAIUsage,
+    OpenAIVerbose,
+    errors,
+)
+from fastapi_server.exceptions import NotFound
+from fastapi_server.service import transcribe_file
+from transcription import formats
+from transcription.engines import TranscribeOptions
+from transcription.transcript import Transcript, utc_now
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+OWNER = "transcription-router"
+_STARTED = int(time.time())
+_TEXT_TYPES = {
+    "text": "text/plain; charset=utf-8",
+    "srt": formats.MEDIA_TYPES["srt"],
+    "vtt": formats.MEDIA_TYPES["vtt"],
+}
+
+_AUDIO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": OpenAITranscription | OpenAIVerbose,
+        "description": "json: `{text}`; verbose_json: segments and words; text, srt, vtt: text.",
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "application/x-subrip": {"schema": {"type": "string"}},
+            "text/vtt": {"schema": {"type": "string"}},
+        },
+    },
+    **errors(401, 413, 415, 422, 429, 503),
+}
+_FORM = multipart_body(OpenAIForm, "The audio file (flac, mp3, mp4, m4a, ogg, wav, webm).")
+
+
+@router.post(
+    "/audio/transcriptions",
+    summary="OpenAI-compatible transcription",
+    openapi_extra=_FORM,
+    responses=_AUDIO_RESPONSES,
+)
+async def transcriptions(request: Request, state: StateDep, caller: CallerDep) -> Response:
+    return await _audio(request, state, "transcribe")
+
+
+@router.post(
+    "/audio/translations",
+    summary="OpenAI-compatible translation to English",
+    openapi_extra=_FORM,
+    responses=_AUDIO_RESPONSES,
+)
+async def translations(request: Request, state: StateDep, caller: CallerDep) -> Response:
+    return await _audio(request, state, "translate")
+
+
+@router.get("/models", response_model=ModelList, responses=errors(401, 429), summary="Models")
+async def list_models(state: StateDep, caller: CallerDep) -> ModelList:
+    return ModelList(data=[_model(state.settings.engine.model)])
+
+
+@router.get(
+    "/models/{model_id}",
+    response_model=ModelObject,
+    responses=errors(401, 404, 422, 429),
+    summary="One model",
+)
+async def get_model(model_id: str, state: StateDep, caller: CallerDep) -> ModelObject:
+    if model_id != state.settings.engine.model:
+        raise NotFound(f"model {model_id!r} is not served here")
+    return _model(model_id)
+
+
+def _model(name: str) -> ModelObject:
+    return ModelObject(id=name, created=_STARTED, owned_by=OWNER)
+
+
+async def _audio(request: Request, state: StateDep, task: str) -> Response:
+    queued_at = utc_now()
+    async with receive_form(request, state, OpenAIForm) as (path, form):
+        granularities: set[str] = set(form.timestamp_granularities)
+        fmt = form.response_format
+        options = TranscribeOptions(
+            language=form.language,
+            task=task,
+            # Word timings cost time: only when asked for, or to time subtitle cues well.
+            word_timestamps=fmt in ("srt", "vtt")
+            or (fmt == "verbose_json" and "word" in granularities),
+            prompt=form.prompt,
+            temperature=form.temperature,
+        )
+        transcript = await transcribe_file(state, path, options, queued_at)
+    if fmt in _TEXT_TYPES:
+        text = transcript.text.strip() + "\n" if fmt == "text" else formats.render(transcript, fmt)
+        return Response(text, media_type=_TEXT_TYPES[fmt])
+    if fmt == "verbose_json":
+        return JSONResponse(_verbose(transcript, task, granularities))
+    return JSONResponse(
+        OpenAITranscription(text=transcript.text, usage=_usage(transcript)).model_dump()
+    )
+
+
+def _usage(transcript: Transcript) -> OpenAIUsage:
+    return OpenAIUsage(seconds=math.ceil(transcript.duration))
+
+
+def _verbose(transcript: Transcript, task: str, granularities: set[str]) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(
+        formats.verbose_json(
+            transcript, words="word" in granularities, segments="segment" in granularities
+        )
+    )
+    body["task"] = task
+    body["usage"] = _usage(transcript).model_dump()
+    return body

@@ -1,0 +1,262 @@
+"""Pydantic models of the HTTP API: request bodies, responses, and the documented errors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from fastapi_server.languages import normalize_language
+
+__all__ = [
+    "ErrorBody",
+    "HealthResponse",
+    "ModelList",
+    "ModelObject",
+    "OpenAIForm",
+    "OpenAITranscription",
+    "OpenAIUsage",
+    "OpenAIVerbose",
+    "S3Output",
+    "TranscribeForm",
+    "TranscribeS3Request",
+    "TranscribeS3Response",
+    "TranscriptModel",
+    "errors",
+]
+
+
+# --- errors ------------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable error code.")
+    message: str = Field(description="What went wrong, for people.")
+    param: str | None = Field(None, description="The offending request field, when one is.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+_ERROR_TEXT = {
+    401: "No API key, or not a valid one (`Authorization: Bearer <key>`).",
+    403: "The S3 bucket is not in ALLOWED_BUCKETS, or S3 refused access.",
+    404: "The S3 object (or bucket) does not exist.",
+    409: "The S3 object changed since the given ETag.",
+    413: "The upload is larger than MAX_UPLOAD_MB, or the audio longer than MAX_AUDIO_SECONDS.",
+    415: "Not decodable audio (or empty), or the body is not multipart/form-data.",
+    422: "The request is malformed: a missing or invalid field, or a malformed S3 path.",
+    429: "This API key's rate limit is exhausted; see `Retry-After`.",
+    502: "S3 answered with an unexpected error.",
+    503: "Busy (every slot taken and the waiting line full), the model still loading, or S3 "
+    "unreachable; see `Retry-After`.",
+}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` entries documenting the given error statuses."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": ErrorBody, "description": _ERROR_TEXT[status]}
+        if status in (429, 503):
+            entry["headers"] = _RETRY_AFTER
+        documented[status] = entry
+    return documented
+
+
+# A Whisper language code ("en"); empty means detect. An unknown code is a 422.
+Language = Annotated[str | None, AfterValidator(normalize_language)]
+Granularity = Literal["word", "segment"]
+
+
+# --- health ------------------------------------------------------------------------------
+class HealthResponse(BaseModel):
+    status: Literal["ok", "loading", "failed"]
+    ready: bool = Field(description="The model is loaded and requests are served.")
+    busy: bool = Field(
+        description="A request sent now could not start within the wait budget "
+        "(BUSY_WAIT_SECONDS), or would be refused."
+    )
+    in_flight: int = Field(description="Transcriptions running now.")
+    capacity: int = Field(description="Transcriptions that may run at once (CONCURRENCY).")
+    pending: int = Field(description="Requests waiting for a slot.")
+    max_pending: int = Field(description="Requests that may wait (MAX_PENDING).")
+    estimated_wait_seconds: float | None = Field(
+        description="Estimated wait before a new request could start; null when unknown."
+    )
+    wait_budget_seconds: float = Field(description="BUSY_WAIT_SECONDS.")
+    engine: str | None
+    model: str | None
+    device: str | None
+
+
+# --- transcripts -------------------------------------------------------------------------
+class WordModel(BaseModel):
+    word: str
+    start: float
+    end: float
+    probability: float | None = None
+
+
+class SegmentModel(BaseModel):
+    id: int
+    start: float
+    end: float
+    text: str
+    words: list[WordModel] = []
+    speaker: str | None = None
+
+
+class SourceModel(BaseModel):
+    bucket: str
+    key: str
+    etag: str
+    size: int
+
+
+class TimingsModel(BaseModel):
+    queued_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    audio_seconds: float | None = None
+    processing_seconds: float | None = None
+
+
+class TranscriptModel(BaseModel):
+    """The transcript JSON, version 1 (the same shape whichever path made it)."""
+
+    version: int
+    text: str
+    language: str | None
+    duration: float
+    segments: list[SegmentModel]
+    engine: str
+    model: str
+    device: str
+    source: SourceModel | None = None
+    route: str | None = Field(None, description="direct | batch | api")
+    timings: TimingsModel
+    created_at: str
+    warnings: list[str] = []
+
+
+class TranscribeForm(BaseModel):
+    """The text fields of ``POST /transcribe`` (the file is the ``file`` part)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    language: Language = Field(None, description="ISO-639-1 code; empty to detect.")
+    response_format: Literal["json", "verbose_json", "text", "txt", "srt", "vtt", "tsv"] = "json"
+
+
+# --- /transcribe-s3 ----------------------------------------------------------------------
+class TranscribeS3Request(BaseModel):
+    s3_input_path: str = Field(
+        max_length=2048, description="The audio: s3://bucket/key.", examples=["s3://audio/a.wav"]
+    )
+    s3_output_path: str | None = Field(
+        None,
+        max_length=2048,
+        description="Where the transcript goes (s3://bucket/key.json). Default: the layout's "
+        "place for the input (TRANSCRIPT_BUCKET, OUTPUT_PREFIX).",
+    )
+    language: Language = Field(None, max_length=16, description="ISO-639-1 code; null to detect.")
+    return_text: bool = Field(True, description="false: leave text and segments out of the answer.")
+    etag: str | None = Field(
+        None,
+        max_length=256,
+        description="The audio's ETag as the caller saw it; a changed object is a 409.",
+    )
+
+
+class S3Output(BaseModel):
+    uri: str = Field(description="s3://bucket/key of the transcript JSON.")
+    outcome: Literal["created", "replaced", "existing", "lost_race"] = Field(
+        description="created/replaced: this request wrote it; existing: a current transcript "
+        "was there already (the model did not run); lost_race: another writer stored its "
+        "transcript first, and that one is returned."
+    )
+
+
+class TranscribeS3Response(TranscriptModel):
+    text: str | None = None  # type: ignore[assignment]
+    segments: list[SegmentModel] | None = None  # type: ignore[assignment]
+    output: S3Output
+
+
+# --- OpenAI ------------------------------------------------------------------------------
+class OpenAIForm(BaseModel):
+    """The text fields of OpenAI's ``/v1/audio/transcriptions`` and ``/translations``."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    model: str = Field(
+        "whisper-1",
+        max_length=256,
+        description="Accepted for compatibility; the server's loaded model is used.",
+    )
+    language: Language = Field(None, description="ISO-639-1 code (transcriptions only).")
+    prompt: str | None = Field(None, max_length=4000)
+    response_format: Literal["json", "text", "srt", "vtt", "verbose_json"] = "json"
+    temperature: float | None = Field(None, ge=0.0, le=1.0)
+    timestamp_granularities: list[Granularity] = Field(
+        default_factory=lambda: list[Granularity](["segment"]),
+        alias="timestamp_granularities[]",
+        description="With verbose_json: word and/or segment timestamps.",
+    )
+
+
+class OpenAIUsage(BaseModel):
+    type: Literal["duration"] = "duration"
+    seconds: float
+
+
+class OpenAITranscription(BaseModel):
+    text: str
+    usage: OpenAIUsage | None = None
+
+
+class OpenAIWord(BaseModel):
+    word: str
+    start: float
+    end: float
+
+
+class OpenAISegment(BaseModel):
+    id: int
+    seek: int
+    start: float
+    end: float
+    text: str
+    tokens: list[int]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+
+
+class OpenAIVerbose(BaseModel):
+    task: str
+    language: str
+    duration: float
+    text: str
+    segments: list[OpenAISegment] | None = None
+    words: list[OpenAIWord] | None = None
+    usage: OpenAIUsage | None = None
+
+
+class ModelObject(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelObject]

@@ -1,0 +1,71 @@
+"""The FastAPI app. ``create_app(settings)``; the engine loads once, in the lifespan.
+
+The model loads in a worker thread started by the lifespan, so ``/health`` answers (503,
+``ready: false``) while it loads; every other endpoint answers 503 ``not_ready`` until then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from fastapi_server import errors
+from fastapi_server.api.routes import ROUTERS
+from fastapi_server.auth import KeyRing, load_keys
+from fastapi_server.middleware import RequestMiddleware
+from fastapi_server.settings import ServerSettings
+from fastapi_server.state import ServerState
+from transcription.aws import make_client
+from transcription.engines import Engine, load_engine
+from transcription.settings import EngineSettings, load
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    *,
+    keys: KeyRing | None = None,
+    s3: Any = None,
+    engine_loader: Callable[[EngineSettings], Engine] = load_engine,
+) -> FastAPI:
+    settings = settings or load(ServerSettings)
+    state = ServerState.build(settings, s3 or make_client("s3", settings.aws))
+    state.keys = keys
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.keys is None:
+            state.keys = await asyncio.to_thread(
+                load_keys, settings, lambda: make_client("ssm", settings.aws)
+            )
+        loading = asyncio.create_task(_load_engine(state, engine_loader))
+        yield
+        loading.cancel()
+        state.slots.shutdown()
+
+    app = FastAPI(title="Transcription server", version="1.0.0", lifespan=lifespan)
+    app.state.server = state
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(RequestMiddleware, metrics=state.metrics)
+    return app
+
+
+async def _load_engine(state: ServerState, loader: Callable[[EngineSettings], Engine]) -> None:
+    try:
+        state.engine = await asyncio.to_thread(loader, state.settings.engine)
+    except Exception:
+        state.status = "failed"
+        log.exception("the engine failed to load; /health answers 503")
+        return
+    state.status = "ok"
+    log.info("ready: %s %s on %s", state.engine.name, state.engine.model, state.engine.device)

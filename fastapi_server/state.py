@@ -1,0 +1,48 @@
+"""What one running app holds: settings, the engine (once loaded), slots, limits, clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fastapi_server.auth import KeyRing
+from fastapi_server.concurrency import Slots
+from fastapi_server.dedupe import InFlight
+from fastapi_server.metrics import Metrics
+from fastapi_server.ratelimit import RateLimiter
+from fastapi_server.settings import ServerSettings
+from transcription.engines import Engine
+from transcription.layout import Layout
+
+__all__ = ["ServerState"]
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    s3: Any  # boto3 S3 client (injected; built from settings by default)
+    slots: Slots
+    limiter: RateLimiter
+    metrics: Metrics
+    in_flight: InFlight[Any] = field(default_factory=InFlight)
+    keys: KeyRing | None = None
+    engine: Engine | None = None
+    status: Literal["loading", "ok", "failed"] = "loading"
+
+    @property
+    def layout(self) -> Layout:
+        storage = self.settings.storage
+        return Layout(storage.input_prefix, storage.output_prefix)
+
+    @classmethod
+    def build(cls, settings: ServerSettings, s3: Any) -> ServerState:
+        slots = Slots(settings.engine.concurrency, settings.max_pending, settings.busy_wait_seconds)
+        metrics = Metrics()
+        metrics.watch(slots)
+        return cls(
+            settings=settings,
+            s3=s3,
+            slots=slots,
+            limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            metrics=metrics,
+        )
