@@ -34,6 +34,7 @@ from batch_worker.process import JobProcessor, Prepared, Stores
 from batch_worker.settings import WorkerSettings
 from batch_worker.shutdown import Shutdown
 from transcription.engines.base import Engine
+from transcription.job import Job
 
 __all__ = ["RunSummary", "Worker"]
 
@@ -152,7 +153,7 @@ class Worker:
 
     def _compute_one(self, prepared: Prepared, uploader: Uploader) -> None:
         if self.shutdown.requested.is_set():
-            self._release(prepared.message)
+            self._release(prepared.message, prepared.job)
             return
         identity = prepared.identity
         if identity in self._recent:
@@ -169,10 +170,10 @@ class Worker:
         while len(self._recent) > RECENT_JOBS:
             self._recent.popitem(last=False)
 
-    def _release(self, message: Received) -> None:
+    def _release(self, message: Received, job: Job | None = None) -> None:
         """Shutdown: a job not started goes back to the queue at once."""
         if self.jobs.release(message, 0):
-            self.metrics.record(message, "released")
+            self.metrics.record(message, "released", job)
 
 
 def _joined(thread: threading.Thread, timeout: float) -> bool:

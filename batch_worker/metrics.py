@@ -79,6 +79,7 @@ def job_fields(
     if error:
         fields["error"] = error
     if job is not None:
+        fields["s3_key"] = job.key
         fields["output_key"] = job.output_key
         fields["queued_seconds"] = _seconds_since(job.enqueued_at, message.received_wall)
     if transcript is not None:

@@ -17,6 +17,7 @@ This module is light on purpose (boto3 and the light core only): it runs as a La
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import asdict, dataclass
@@ -113,8 +114,14 @@ def scale(sqs: Any, ec2: Any, settings: SchedulerSettings) -> ScalingDecision:
     return decision
 
 
+@functools.cache
+def _configure_logging() -> None:
+    """Once per Lambda container: JSON lines on stderr, which Lambda sends to CloudWatch."""
+    configure("batch-scheduler")
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge schedule → :func:`scale`. The event carries nothing the scheduler needs."""
-    configure("batch-scheduler")
+    _configure_logging()
     settings = load(SchedulerSettings)
     return asdict(scale(client("sqs"), client("ec2"), settings))

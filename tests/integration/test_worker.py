@@ -1,0 +1,362 @@
+"""The batch worker in-process, against moto's server over HTTP, with the real tiny model.
+
+Each test makes its own queue pair (jobs queue with a redrive policy → DLQ) and bucket, runs
+a :class:`Worker` until the queue is drained, and checks S3, both queues, and every SQS call
+the worker made (recorded with botocore event hooks on the worker's own client).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batch_worker.consumer import RunSummary, Worker
+from batch_worker.messages import dead_letter_attributes
+from batch_worker.prefetch import RunLimits
+from batch_worker.settings import WorkerSettings
+from tests.conftest import unique
+from tests.support.jobs import enqueue, queue_counts, upload_job
+from tests.support.processes import ROOT
+from transcription.exceptions import EngineError
+from transcription.settings import AwsSettings, EngineSettings
+
+pytestmark = pytest.mark.slow
+
+
+class SqsCalls:
+    """What the worker did on SQS: which message each receive and each delete was for."""
+
+    def __init__(self, sqs: Any) -> None:
+        self.message_of: dict[str, str] = {}  # receipt handle → message id
+        self.received: Counter[str] = Counter()
+        self.deleted: Counter[str] = Counter()
+        self._deleted_handles: list[str] = []
+        sqs.meta.events.register("after-call.sqs.ReceiveMessage", self._on_receive)
+        sqs.meta.events.register("before-parameter-build.sqs.DeleteMessage", self._on_delete)
+
+    def _on_receive(self, parsed: dict[str, Any], **_: Any) -> None:
+        for message in parsed.get("Messages", ()):
+            self.message_of[message["ReceiptHandle"]] = message["MessageId"]
+            self.received[message["MessageId"]] += 1
+
+    def _on_delete(self, params: dict[str, Any], **_: Any) -> None:
+        self.deleted[self.message_of[params["ReceiptHandle"]]] += 1
+
+
+@pytest.fixture
+def queues(sqs: Any) -> dict[str, str]:
+    """A jobs queue whose redrive policy moves a message to its DLQ after 2 receives."""
+    dlq_url = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+    queue_url = sqs.create_queue(QueueName=unique("jobs"), Attributes={"RedrivePolicy": policy})[
+        "QueueUrl"
+    ]
+    return {"queue": queue_url, "dlq": dlq_url}
+
+
+class Run:
+    """A worker on the test's queues: ``run(limits)`` drains them; ``calls`` records SQS."""
+
+    def __init__(self, aws_client: Any, aws_settings: AwsSettings, queues: dict[str, str]) -> None:
+        self.aws_client = aws_client
+        self.aws_settings = aws_settings
+        self.queues = queues
+        self.calls: SqsCalls | None = None
+
+    def __call__(self, engine: Any, limits: RunLimits | None = None, **settings: Any) -> RunSummary:
+        sqs = self.aws_client("sqs")
+        self.calls = SqsCalls(sqs)
+        worker_settings = WorkerSettings(
+            aws=self.aws_settings,
+            engine=EngineSettings(),
+            queue_url=self.queues["queue"],
+            dlq_url=self.queues["dlq"],
+            wait_time_seconds=1,
+            **settings,
+        )
+        worker = Worker(
+            worker_settings,
+            engine,
+            sqs=sqs,
+            s3=self.aws_client("s3"),
+            dlq_url=self.queues["dlq"],
+        )
+        return worker.run(limits or RunLimits.once())
+
+
+@pytest.fixture
+def run_worker(aws_client: Any, aws_settings: AwsSettings, queues: dict[str, str]) -> Run:
+    return Run(aws_client, aws_settings, queues)
+
+
+class CountingEngine:
+    """The real engine, counting its calls and crashing on the ones listed in ``crash_on``."""
+
+    def __init__(self, engine: Any, crash_on: tuple[int, ...] = ()) -> None:
+        self.engine = engine
+        self.name, self.model, self.device = engine.name, engine.model, engine.device
+        self.calls = 0
+        self.crash_on = crash_on
+
+    def transcribe(self, audio: Any, options: Any) -> Any:
+        self.calls += 1
+        if self.calls in self.crash_on:
+            raise EngineError("CUDA error: an illegal memory access was encountered")
+        return self.engine.transcribe(audio, options)
+
+
+def read_json(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    response = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return sorted(o["Key"] for o in response.get("Contents", ()))
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+def test_twenty_jobs_become_twenty_transcripts_each_message_deleted_once(
+    run_worker: Run,
+    engine: Any,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queues: dict[str, str],
+    samples: dict[str, Path],
+    sample_scripts: dict[str, str],
+) -> None:
+    names = list(itertools.islice(itertools.cycle(sorted(samples)), 20))
+    jobs = {}
+    for i, name in enumerate(names):
+        job = upload_job(s3, bucket, f"audio/batch/{i:02d}-{name}.wav", samples[name])
+        jobs[enqueue(sqs, queues["queue"], job)] = (job, name)
+
+    summary = run_worker(engine)
+
+    assert summary.outcomes == {"transcribed": 20}
+    assert summary.clean
+    assert queue_counts(sqs, queues["queue"]) == (0, 0)
+    assert queue_counts(sqs, queues["dlq"]) == (0, 0)
+    assert run_worker.calls is not None
+    assert run_worker.calls.deleted == Counter(dict.fromkeys(jobs, 1))
+    for job, name in jobs.values():
+        transcript = read_json(s3, bucket, job.output_key)
+        assert transcript["route"] == "batch"
+        assert transcript["source"] == {
+            "bucket": bucket,
+            "key": job.key,
+            "etag": job.etag,
+            "size": job.size,
+        }
+        assert transcript["timings"]["queued_at"] == job.enqueued_at
+        assert transcript["timings"]["audio_seconds"] > 4
+        expected = words(sample_scripts[name])
+        assert len(words(transcript["text"]) & expected) >= 0.6 * len(expected), name
+    sidecars = keys(s3, bucket, "transcripts/batch/")
+    assert len(sidecars) == 20 * 4  # json, txt, srt, vtt
+    assert not [k for k in sidecars if k.endswith(".error.json")]
+
+
+def test_poison_missing_and_stale_audio_settle_after_one_receive(
+    run_worker: Run,
+    engine: Any,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queues: dict[str, str],
+    samples: dict[str, Path],
+) -> None:
+    poison = upload_job(s3, bucket, "audio/poison.wav", b"RIFF....WAVEfmt this is not audio")
+    missing = upload_job(s3, bucket, "audio/gone.mp3", b"x")
+    s3.delete_object(Bucket=bucket, Key=missing.key)
+    stale = upload_job(s3, bucket, "audio/replaced.wav", samples["one"])
+    s3.put_object(Bucket=bucket, Key=stale.key, Body=samples["two"].read_bytes())
+    ids = [enqueue(sqs, queues["queue"], job) for job in (poison, missing, stale)]
+
+    summary = run_worker(engine)
+
+    assert summary.outcomes == {"failed": 2, "stale": 1}
+    assert run_worker.calls is not None
+    assert run_worker.calls.received == Counter(dict.fromkeys(ids, 1))
+    assert run_worker.calls.deleted == Counter(dict.fromkeys(ids, 1))
+    assert queue_counts(sqs, queues["queue"]) == (0, 0)
+    assert queue_counts(sqs, queues["dlq"]) == (0, 0)
+    record = read_json(s3, bucket, "transcripts/poison.wav.error.json")
+    assert record["error"] == "not_audio"
+    assert record["source"] == {
+        "bucket": bucket,
+        "key": poison.key,
+        "etag": poison.etag,
+        "size": poison.size,
+    }
+    assert read_json(s3, bucket, "transcripts/gone.mp3.error.json")["error"] == "source_missing"
+    # The replaced audio has its own event and job: no record, no transcript for the old one.
+    assert keys(s3, bucket, "transcripts/") == [
+        "transcripts/gone.mp3.error.json",
+        "transcripts/poison.wav.error.json",
+    ]
+
+
+def test_malformed_and_unknown_version_go_to_the_dlq_with_a_reason_after_one_receive(
+    run_worker: Run, engine: Any, sqs: Any, s3: Any, bucket: str, queues: dict[str, str]
+) -> None:
+    not_json = sqs.send_message(QueueUrl=queues["queue"], MessageBody="{not json")["MessageId"]
+    future = upload_job(s3, bucket, "audio/v2.wav", b"x", reason="server_busy")
+    body = json.loads(future.to_json()) | {"version": 2}
+    version_2 = sqs.send_message(
+        QueueUrl=queues["queue"],
+        MessageBody=json.dumps(body),
+        MessageAttributes=future.message_attributes(),
+    )["MessageId"]
+
+    summary = run_worker(engine)
+
+    assert summary.outcomes == {"dead_lettered": 2}
+    assert run_worker.calls is not None
+    assert run_worker.calls.received == Counter({not_json: 1, version_2: 1})
+    assert queue_counts(sqs, queues["queue"]) == (0, 0)
+    dead = sqs.receive_message(
+        QueueUrl=queues["dlq"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    by_body = {m["Body"]: m["MessageAttributes"] for m in dead}
+    assert set(by_body) == {"{not json", json.dumps(body)}
+    assert by_body["{not json"]["reason"]["StringValue"] == "malformed_job"
+    unknown = by_body[json.dumps(body)]
+    assert unknown["reason"]["StringValue"] == "unsupported_job_version"
+    assert "version 2" in unknown["detail"]["StringValue"]
+    assert unknown["job_reason"]["StringValue"] == "server_busy"
+    assert unknown["trace_id"]["StringValue"] == future.trace_id
+    assert keys(s3, bucket, "transcripts/") == []
+
+
+def test_duplicate_messages_for_one_object_make_one_transcript(
+    run_worker: Run,
+    engine: Any,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queues: dict[str, str],
+    samples: dict[str, Path],
+) -> None:
+    job = upload_job(s3, bucket, "audio/twice.wav", samples["one"])
+    ids = [enqueue(sqs, queues["queue"], job) for _ in range(3)]
+    counting = CountingEngine(engine)
+
+    summary = run_worker(counting)
+
+    assert counting.calls == 1
+    assert summary.outcomes["transcribed"] == 1
+    assert summary.outcomes.get("duplicate", 0) + summary.outcomes.get("skipped", 0) == 2
+    assert run_worker.calls is not None
+    assert run_worker.calls.deleted == Counter(dict.fromkeys(ids, 1))
+    assert queue_counts(sqs, queues["queue"]) == (0, 0)
+    first = read_json(s3, bucket, job.output_key)
+
+    # Later copies find the current transcript and leave it alone.
+    enqueue(sqs, queues["queue"], job)
+    assert run_worker(counting).outcomes == {"skipped": 1}
+    assert counting.calls == 1
+    assert read_json(s3, bucket, job.output_key) == first
+
+
+def test_transient_failures_come_back_after_a_backoff_and_redrive_moves_repeat_failures(
+    run_worker: Run,
+    engine: Any,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queues: dict[str, str],
+    samples: dict[str, Path],
+) -> None:
+    """An engine crash is retried and then succeeds; an unreadable bucket ends in the DLQ."""
+    crashing = upload_job(s3, bucket, "audio/crash-once.wav", samples["one"])
+    crash_id = enqueue(sqs, queues["queue"], crashing)
+    unreadable = replace(
+        upload_job(s3, bucket, "audio/unreadable.wav", b"x"), bucket=unique("no-such")
+    )
+    unreadable_id = enqueue(sqs, queues["queue"], unreadable)
+    counting = CountingEngine(engine, crash_on=(1,))
+
+    summary = run_worker(counting, RunLimits(exit_when_idle=5), retry_backoff_seconds=1, prefetch=0)
+
+    assert summary.outcomes == {"retried": 3, "transcribed": 1}
+    assert run_worker.calls is not None
+    assert run_worker.calls.received == Counter({crash_id: 2, unreadable_id: 2})
+    assert run_worker.calls.deleted == Counter({crash_id: 1})
+    assert read_json(s3, bucket, crashing.output_key)["route"] == "batch"
+    # maxReceiveCount = 2: SQS moved the unreadable job to the DLQ, untouched.
+    assert queue_counts(sqs, queues["queue"]) == (0, 0)
+    dead = sqs.receive_message(QueueUrl=queues["dlq"], MessageAttributeNames=["All"])["Messages"]
+    assert [m["MessageId"] for m in dead] == [unreadable_id]
+    assert dead[0]["Body"] == unreadable.to_json()
+    assert dead[0]["MessageAttributes"]["reason"]["StringValue"] == "forced"
+    assert keys(s3, bucket, "transcripts/unreadable") == []  # transient: no error record
+
+
+def test_redrive_command_counts_then_moves_dead_letters_back(
+    aws_env: dict[str, str], s3: Any, sqs: Any, bucket: str, queues: dict[str, str]
+) -> None:
+    worker_dead = upload_job(s3, bucket, "audio/a.wav", b"x", reason="server_busy")
+    sqs.send_message(
+        QueueUrl=queues["dlq"],
+        MessageBody=worker_dead.to_json(),
+        MessageAttributes=dead_letter_attributes(
+            worker_dead.message_attributes(), "unsupported_job_version", "job version 2 is not 1"
+        ),
+    )
+    sqs_dead = upload_job(s3, bucket, "audio/b.wav", b"x", reason="too_large")
+    enqueue(sqs, queues["dlq"], sqs_dead)
+    env = {"QUEUE_URL": queues["queue"], "DLQ_URL": queues["dlq"]}
+
+    def redrive(*args: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "batch_worker", "redrive", *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return dict(json.loads(done.stdout))
+
+    counted = redrive("--dry-run")
+    assert counted == {
+        "dry_run": True,
+        "moved": 2,
+        "by_reason": {"unsupported_job_version": 1, "too_large": 1},
+    }
+    assert queue_counts(sqs, queues["dlq"]) == (2, 0)
+    assert queue_counts(sqs, queues["queue"]) == (0, 0)
+
+    assert redrive()["moved"] == 2
+    assert queue_counts(sqs, queues["dlq"]) == (0, 0)
+    back = sqs.receive_message(
+        QueueUrl=queues["queue"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    attributes = {
+        json.loads(m["Body"])["key"]: {
+            k: v["StringValue"] for k, v in m["MessageAttributes"].items()
+        }
+        for m in back
+    }
+    assert attributes == {
+        "audio/a.wav": {"reason": "server_busy", "trace_id": worker_dead.trace_id},
+        "audio/b.wav": {"reason": "too_large", "trace_id": sqs_dead.trace_id},
+    }
