@@ -70,9 +70,7 @@ def cues(transcript: Transcript) -> list[Cue]:
 def _tokens(segment: Segment) -> list[_Token]:
     """Words with times: the engine's word timestamps, else spread by character count."""
     if segment.words:
-        return [
-            _Token(w.word.strip(), w.start, w.end) for w in segment.words if w.word.strip()
-        ]
+        return [_Token(w.word.strip(), w.start, w.end) for w in segment.words if w.word.strip()]
     words = segment.text.split()
     total = sum(len(w) for w in words) or 1
     span = max(segment.end - segment.start, 0.0)

@@ -36,7 +36,9 @@ class Layout:
 
     def is_input(self, key: str) -> bool:
         """True for an object under the input prefix that is not a folder marker."""
-        return key.startswith(self.input_prefix) and not key.endswith("/") and key != self.input_prefix
+        return (
+            key.startswith(self.input_prefix) and not key.endswith("/") and key != self.input_prefix
+        )
 
     def relative(self, key: str) -> str:
         if not self.is_input(key):

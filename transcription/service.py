@@ -88,7 +88,9 @@ def transcribe_audio(
     """
     started_at = utc_now()
     started = time.perf_counter()
-    decoded = audio if isinstance(audio, Audio) else decode_audio(audio, max_seconds=max_audio_seconds)
+    decoded = (
+        audio if isinstance(audio, Audio) else decode_audio(audio, max_seconds=max_audio_seconds)
+    )
     transcript = engine.transcribe(decoded.samples, options)
     timings = Timings(
         started_at=started_at,

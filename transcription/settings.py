@@ -39,7 +39,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-PLACEHOLDERS = frozenset({"changeme", "change-me", "change_me", "replace-me", "secret", "xxx", "todo"})
+PLACEHOLDERS = frozenset(
+    {"changeme", "change-me", "change_me", "replace-me", "secret", "xxx", "todo"}
+)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -84,7 +86,9 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
             return None
         return _convert(name, raw, args[0])
     if origin is tuple:
-        return tuple(_convert(name, part.strip(), args[0]) for part in raw.split(",") if part.strip())
+        return tuple(
+            _convert(name, part.strip(), args[0]) for part in raw.split(",") if part.strip()
+        )
     try:
         if kind is bool:
             lowered = raw.strip().lower()

@@ -93,9 +93,7 @@ class TranscriptStore:
         return transcript
 
     # --- writing -----------------------------------------------------------------------
-    def save(
-        self, transcript: Transcript, output_key: str, sidecars: tuple[str, ...] = ()
-    ) -> str:
+    def save(self, transcript: Transcript, output_key: str, sidecars: tuple[str, ...] = ()) -> str:
         """Write ``transcript`` to ``output_key`` conditionally, then its sidecars.
 
         Returns ``"created"`` or ``"replaced"``. Raises :class:`TranscriptExists` when a
@@ -125,16 +123,16 @@ class TranscriptStore:
         self._clear_error_record(output_key)
         return "created" if existing is None else "replaced"
 
-    def save_error(
-        self, output_key: str, error: str, detail: str, source: dict[str, Any]
-    ) -> str:
+    def save_error(self, output_key: str, error: str, detail: str, source: dict[str, Any]) -> str:
         """Write the permanent-failure record next to where the transcript would be."""
         key = error_key_for(output_key)
         record = {"error": error, "detail": detail, "source": source, "at": utc_now()}
         self._put(key, json.dumps(record, ensure_ascii=False), "application/json")
         return key
 
-    def _save_sidecars(self, transcript: Transcript, output_key: str, sidecars: tuple[str, ...]) -> None:
+    def _save_sidecars(
+        self, transcript: Transcript, output_key: str, sidecars: tuple[str, ...]
+    ) -> None:
         base = output_key.removesuffix(".json")
         for fmt in sidecars:
             if fmt == "json":
@@ -149,7 +147,9 @@ class TranscriptStore:
 
     def _put(self, key: str, body: str, content_type: str) -> None:
         try:
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode(), ContentType=content_type)
+            self.s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body.encode(), ContentType=content_type
+            )
         except ClientError as error:
             raise _translate(error) from error
 

@@ -75,7 +75,9 @@ class FasterWhisperEngine:
         started = time.perf_counter()
         try:
             if self.pipeline is not None:
-                raw_segments, info = self.pipeline.transcribe(audio, batch_size=self.batch_size, **kwargs)
+                raw_segments, info = self.pipeline.transcribe(
+                    audio, batch_size=self.batch_size, **kwargs
+                )
             else:
                 raw_segments, info = self.whisper.transcribe(audio, **kwargs)
             segments = tuple(_segment(i, s) for i, s in enumerate(raw_segments))
@@ -99,9 +101,18 @@ class FasterWhisperEngine:
 
 def _segment(index: int, raw: Any) -> Segment:
     words = tuple(
-        Word(word=w.word, start=round(w.start, 3), end=round(w.end, 3), probability=round(w.probability, 4))
+        Word(
+            word=w.word,
+            start=round(w.start, 3),
+            end=round(w.end, 3),
+            probability=round(w.probability, 4),
+        )
         for w in raw.words or ()
     )
     return Segment(
-        id=index, start=round(raw.start, 3), end=round(raw.end, 3), text=raw.text.strip(), words=words
+        id=index,
+        start=round(raw.start, 3),
+        end=round(raw.end, 3),
+        text=raw.text.strip(),
+        words=words,
     )
