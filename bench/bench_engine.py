@@ -1,0 +1,141 @@
+"""The CLI's code path against faster-whisper called directly, side by side in one run.
+
+Builds a ~60 s English speech file from the committed samples (with short pauses between
+them), loads the engine the way the CLI does (``load_engine(EngineSettings)`` from the
+environment; locally ``MODEL=tiny.en`` on the CPU) and, separately, a plain
+``faster_whisper.WhisperModel`` with the same model, device and compute type. Then, in
+interleaved rounds, it times
+
+* **cli**: ``transcription.service.transcribe_audio`` (PyAV decode + engine) and
+  ``formats.render``, exactly what ``transcription-router transcribe`` runs per file;
+* **direct**: ``WhisperModel.transcribe(path, ...)`` with the same options, consuming
+  every segment (faster-whisper decodes the file itself).
+
+It prints the audio length, the realtime factor (audio seconds ÷ processing seconds, median
+over the rounds) of each, and their ratio. Targets on 2 CPU cores with tiny.en: cli ≥ 15×
+real time, and cli ÷ direct ≥ 0.95.
+
+    .venv/bin/python bench/bench_engine.py [--rounds 5] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from transcription.audio import SAMPLE_RATE, decode_audio
+from transcription.engines import TranscribeOptions, load_engine
+from transcription.engines.faster_whisper import FasterWhisperEngine, default_compute_type
+from transcription.engines.models import resolve_model
+from transcription.formats import render
+from transcription.service import transcribe_audio
+from transcription.settings import EngineSettings, load
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = sorted((ROOT / "tests" / "samples").glob("speech-*.wav"))
+PAUSE_SECONDS = 0.6
+TARGET_RTF = 15.0
+TARGET_RATIO = 0.95
+
+
+def build_speech_file(path: Path, seconds: float) -> float:
+    """Concatenate the samples, with pauses, until ``seconds``; write 16 kHz 16-bit wav."""
+    pieces = [decode_audio(p).samples for p in SAMPLES]
+    pause = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
+    chunks: list[np.ndarray] = []
+    total = 0
+    while total < seconds * SAMPLE_RATE:
+        piece = pieces[len(chunks) // 2 % len(pieces)]
+        for chunk in (piece, pause):
+            chunks.append(chunk)
+            total += chunk.size
+    samples = np.concatenate(chunks)
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(pcm.tobytes())
+    return samples.size / SAMPLE_RATE
+
+
+def timed(run: Callable[[], str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    text = run()
+    return time.perf_counter() - started, text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+
+    settings = load(EngineSettings)
+    if settings.engine != "faster-whisper":
+        sys.exit(f"this benchmark compares against faster-whisper; ENGINE={settings.engine}")
+    from faster_whisper import WhisperModel
+
+    engine = load_engine(settings)
+    assert isinstance(engine, FasterWhisperEngine)
+    direct_model = WhisperModel(
+        resolve_model(settings.model),
+        device=settings.device,
+        compute_type=settings.compute_type or default_compute_type(settings.device),
+        cpu_threads=settings.cpu_threads,
+    )
+    options = TranscribeOptions()  # what the CLI passes by default
+
+    def cli(path: Path) -> str:
+        transcript = transcribe_audio(engine, path, options, settings.max_audio_seconds)
+        return render(transcript, "txt")
+
+    def direct(path: Path) -> str:
+        segments, _ = direct_model.transcribe(
+            str(path),
+            language=options.language,
+            task=options.task,
+            beam_size=settings.beam_size,
+            word_timestamps=options.word_timestamps,
+            vad_filter=True,
+            initial_prompt=options.prompt,
+        )
+        return "\n".join(s.text.strip() for s in segments) + "\n"
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        path = Path(tmp) / "speech-60s.wav"
+        audio_seconds = build_speech_file(path, args.seconds)
+        for run in (cli, direct):  # warm-up: first-call allocations, page cache
+            run(SAMPLES[0])
+        times: dict[str, list[float]] = {"cli": [], "direct": []}
+        texts: dict[str, str] = {}
+        for round_ in range(args.rounds):
+            order = (("cli", cli), ("direct", direct))
+            for name, run in order if round_ % 2 == 0 else reversed(order):
+                seconds, texts[name] = timed(lambda run=run: run(path))  # type: ignore[misc]
+                times[name].append(seconds)
+                print(f"round {round_ + 1} {name:<6} {seconds:6.2f} s", file=sys.stderr)
+
+    rtf = {name: audio_seconds / statistics.median(t) for name, t in times.items()}
+    ratio = rtf["cli"] / rtf["direct"]
+    verdict = "ok" if rtf["cli"] >= TARGET_RTF and ratio >= TARGET_RATIO else "BELOW TARGET"
+    print(f"model {settings.model} on {settings.device}, {args.rounds} rounds, median")
+    print(f"audio seconds        {audio_seconds:8.1f}")
+    print(f"cli    realtime x    {rtf['cli']:8.1f}   (target >= {TARGET_RTF:.0f})")
+    print(f"direct realtime x    {rtf['direct']:8.1f}")
+    print(f"cli / direct         {ratio:8.3f}   (target >= {TARGET_RATIO})")
+    print(f"same text            {texts['cli'] == texts['direct']}")
+    print(f"verdict              {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

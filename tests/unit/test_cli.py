@@ -1,0 +1,40 @@
+"""The CLI's argument and settings errors (no model is loaded for these)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from transcription import formats
+from transcription.cli import FORMAT_CHOICES, main
+
+
+def test_format_choices_are_the_writers() -> None:
+    assert FORMAT_CHOICES == formats.FORMATS
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["transcribe"], ["transcribe", "a.wav", "--format", "docx"], ["translate", "a.wav"]],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(argv)
+    assert raised.value.code == 2
+    assert "usage: transcription-router" in capsys.readouterr().err
+
+
+def test_invalid_setting_is_one_line_naming_the_variable() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "transcription", "transcribe", "a.wav"],
+        env={**os.environ, "BATCH_SIZE": "eight"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == "transcription-router: error: BATCH_SIZE='eight' is not a valid int\n"
