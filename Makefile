@@ -40,6 +40,11 @@ down:
 demo: $(INSTALLED)
 	$(PY) -m local_stack demo
 
+# The router's deployment package: lambda_router + the light core + boto3 and tenacity for
+# the Lambda runtime (see lambda_router/package.py). Prints its size.
+lambda-zip: $(INSTALLED)
+	$(PY) -m lambda_router.package --output dist/lambda_router.zip
+
 bench: $(INSTALLED)
 	$(PY) bench/bench_engine.py
 

@@ -17,6 +17,8 @@ Modes (``set_mode``):
 - ``failing``: 500 on everything.
 - ``reject``: ``/transcribe-s3`` answers ``status`` (a final 4xx) with an error body.
 - ``down``: nothing listens on the port (connection refused).
+
+``health_delay`` makes ``/health`` answer that much later, in any mode.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class FakeServer:
         self.failures = 0
         self.status = 503
         self.retry_after: str | None = None
+        self.health_delay = 0.0
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
@@ -144,6 +147,7 @@ class FakeServer:
         failures: int = 0,
         status: int = 503,
         retry_after: str | None = None,
+        health_delay: float = 0.0,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
@@ -151,6 +155,7 @@ class FakeServer:
         with self._lock:
             self.mode, self.delay, self.failures = mode, delay, failures
             self.status, self.retry_after = status, retry_after
+            self.health_delay = health_delay
             self._release = threading.Event()
         if mode == "down":
             self.stop()
@@ -186,6 +191,8 @@ class FakeServer:
             self.requests.append(seen)
             mode = self.mode
         if seen.path == "/health" and seen.method == "GET":
+            if self.health_delay:
+                self._release.wait(self.health_delay)
             return self._health(mode)
         if seen.path == "/transcribe-s3" and seen.method == "POST":
             return self._transcribe_s3(mode, seen)

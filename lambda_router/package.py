@@ -1,0 +1,180 @@
+"""Build ``dist/lambda_router.zip``: the router, the light core, and their dependencies.
+
+``make lambda-zip`` (or ``python -m lambda_router.package``) puts into the zip:
+
+- ``lambda_router/`` without this builder and the local event pump;
+- the light modules of ``transcription/`` the router imports (:data:`LIGHT_CORE`: no audio,
+  engines or service, so no numpy, PyAV or faster-whisper);
+- boto3 and tenacity at the versions installed here (the ones the tests ran against),
+  fetched by pip for the Lambda runtime's platform (``--platform manylinux2014_x86_64
+  --only-binary=:all: --python-version 3.12``).
+
+boto3 is vendored on purpose, although Lambda's Python runtime bundles one: the bundled
+botocore is whatever AWS last put in the runtime, and versions older than 1.35 lack the
+S3 conditional-write parameters ``transcription.store`` is built on. Vendoring pins the
+SDK the tests used. To keep the zip small, botocore's service models are trimmed to the
+services the router calls (S3, SQS, SSM; STS for credential providers): that cuts about
+28 MB of JSON. ``--no-boto3`` leaves boto3 out and relies on the runtime's copy instead.
+
+The build imports the handler from the unpacked tree with nothing else on ``sys.path``,
+so a missing module fails the build rather than the first invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["LIGHT_CORE", "build", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+LIGHT_CORE = (
+    "__init__",
+    "aws",
+    "exceptions",
+    "formats",
+    "job",
+    "layout",
+    "logging",
+    "settings",
+    "store",
+    "transcript",
+)
+LOCAL_ONLY = frozenset({"package.py", "pump.py"})
+BOTOCORE_SERVICES = frozenset({"s3", "sqs", "ssm", "sts"})
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
+
+
+def build(
+    output: Path,
+    *,
+    python_version: str = "3.12",
+    platform: str = "manylinux2014_x86_64",
+    with_boto3: bool = True,
+) -> Path:
+    """Build the zip at ``output``; returns its path."""
+    with tempfile.TemporaryDirectory(prefix="lambda-zip-") as tmp:
+        tree = Path(tmp)
+        _copy_sources(tree)
+        _install_dependencies(tree, python_version, platform, with_boto3)
+        _trim_botocore(tree)
+        _check_imports(tree, with_boto3)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        _write_zip(tree, output)
+    return output
+
+
+def _copy_sources(tree: Path) -> None:
+    router = tree / "lambda_router"
+    router.mkdir()
+    for source in sorted((ROOT / "lambda_router").glob("*.py")):
+        if source.name not in LOCAL_ONLY:
+            shutil.copy2(source, router / source.name)
+    core = tree / "transcription"
+    core.mkdir()
+    for name in LIGHT_CORE:
+        shutil.copy2(ROOT / "transcription" / f"{name}.py", core / f"{name}.py")
+
+
+def _install_dependencies(tree: Path, python_version: str, platform: str, with_boto3: bool) -> None:
+    names = ["tenacity"] + (["boto3"] if with_boto3 else [])
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in names]
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
+            "--disable-pip-version-check", "--target", str(tree),
+            "--platform", platform, "--implementation", "cp",
+            "--python-version", python_version, "--only-binary=:all:", *pins,
+        ],
+        check=True,
+    )  # fmt: skip
+    shutil.rmtree(tree / "bin", ignore_errors=True)
+
+
+def _trim_botocore(tree: Path) -> None:
+    data = tree / "botocore" / "data"
+    if not data.is_dir():
+        return
+    for entry in data.iterdir():
+        if entry.is_dir() and entry.name not in BOTOCORE_SERVICES:
+            shutil.rmtree(entry)
+        elif entry.is_dir():
+            for examples in entry.rglob("examples-1.json"):
+                examples.unlink()
+
+
+def _check_imports(tree: Path, with_boto3: bool) -> None:
+    """Import the handler from the tree alone (``-S``: no site-packages, cwd = the tree)."""
+    code = (
+        "import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p]\n"
+        "import lambda_router.handler, lambda_router.router\n"
+        "from transcription.aws import make_client\n"
+        "from transcription.settings import AwsSettings\n"
+        "aws = AwsSettings(aws_region='us-east-1', aws_endpoint_url='http://127.0.0.1:9')\n"
+        "[make_client(s, aws) for s in ('s3', 'sqs', 'ssm')]\n"
+        "heavy = [m for m in ('numpy', 'av', 'faster_whisper', 'fastapi') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    if not with_boto3:
+        return  # the runtime's boto3 is not here to import against
+    subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=tree,
+        check=True,
+        env={"PYTHONPATH": str(tree), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
+    )
+
+
+def _write_zip(tree: Path, output: Path) -> None:
+    files = sorted(p for p in tree.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in files:
+            info = zipfile.ZipInfo(path.relative_to(tree).as_posix(), date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lambda_router.package", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--output", type=Path, default=ROOT / "dist" / "lambda_router.zip")
+    runtime = os.environ.get("LAMBDA_RUNTIME") or "python3.12"  # as the deploy step uses it
+    parser.add_argument(
+        "--python-version",
+        default=runtime.removeprefix("python"),
+        help="the Lambda runtime's Python (default: from LAMBDA_RUNTIME, else 3.12)",
+    )
+    parser.add_argument(
+        "--platform", default="manylinux2014_x86_64", help="manylinux2014_aarch64 for arm64"
+    )
+    parser.add_argument("--no-boto3", action="store_true", help="use the runtime's bundled boto3")
+    args = parser.parse_args(argv)
+    output = build(
+        args.output,
+        python_version=args.python_version,
+        platform=args.platform,
+        with_boto3=not args.no_boto3,
+    )
+    with zipfile.ZipFile(output) as archive:
+        unpacked = sum(i.file_size for i in archive.infolist())
+        count = len(archive.infolist())
+    size = output.stat().st_size
+    sys.stdout.write(
+        f"{output}: {size / 1e6:.2f} MB ({size} bytes), {count} files, "
+        f"{unpacked / 1e6:.1f} MB unpacked\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
