@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from transcription.exceptions import SettingsError, TranscriptionError
+from transcription.logging import configure
 
 if TYPE_CHECKING:
     from transcription.engines.base import Engine, TranscribeOptions
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-dir",
         type=Path,
         default=None,
+        metavar="DIR",
         help="write DIR/<file name>.<format> (default with several files: the current folder)",
     )
     transcribe.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -70,8 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from transcription.logging import configure
-
     configure(PROG, level=logging.INFO if args.verbose else logging.WARNING)
     return transcribe_files(args)
 

@@ -36,19 +36,30 @@ def body(s3: Any, bucket: str, key: str) -> dict[str, Any]:
     return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def test_create_writes_transcript_and_sidecars(store: TranscriptStore, s3: Any, bucket: str) -> None:
+def test_create_writes_transcript_and_sidecars(
+    store: TranscriptStore, s3: Any, bucket: str
+) -> None:
     key = "transcripts/a/talk.mp3.json"
-    outcome = store.save(make_transcript(bucket, "audio/a/talk.mp3", "e1", "hello there"), key, ("json", "txt", "srt"))
+    outcome = store.save(
+        make_transcript(bucket, "audio/a/talk.mp3", "e1", "hello there"),
+        key,
+        ("json", "txt", "srt"),
+    )
     assert outcome == "created"
     assert body(s3, bucket, key)["text"] == "hello there"
-    assert s3.get_object(Bucket=bucket, Key="transcripts/a/talk.mp3.txt")["Body"].read() == b"hello there\n"
+    assert (
+        s3.get_object(Bucket=bucket, Key="transcripts/a/talk.mp3.txt")["Body"].read()
+        == b"hello there\n"
+    )
     srt = s3.get_object(Bucket=bucket, Key="transcripts/a/talk.mp3.srt")["Body"].read().decode()
     assert srt.startswith("1\n00:00:00,000 --> 00:00:01,500\nhello there")
     assert store.is_current(key, '"e1"')
     assert not store.is_current(key, "e2")
 
 
-def test_second_create_for_same_etag_raises_and_keeps_first(store: TranscriptStore, s3: Any, bucket: str) -> None:
+def test_second_create_for_same_etag_raises_and_keeps_first(
+    store: TranscriptStore, s3: Any, bucket: str
+) -> None:
     key = "transcripts/x.wav.json"
     store.save(make_transcript(bucket, "audio/x.wav", "e1", "first"), key)
     with pytest.raises(TranscriptExists):
@@ -56,7 +67,9 @@ def test_second_create_for_same_etag_raises_and_keeps_first(store: TranscriptSto
     assert body(s3, bucket, key)["text"] == "first"
 
 
-def test_lost_race_on_create_raises_and_keeps_winner(store: TranscriptStore, s3: Any, bucket: str) -> None:
+def test_lost_race_on_create_raises_and_keeps_winner(
+    store: TranscriptStore, s3: Any, bucket: str
+) -> None:
     """Two writers both saw no transcript; the IfNoneMatch put of the later one must fail."""
     key = "transcripts/race.wav.json"
     store.save(make_transcript(bucket, "audio/race.wav", "e1", "winner"), key)
@@ -70,7 +83,9 @@ def test_lost_race_on_create_raises_and_keeps_winner(store: TranscriptStore, s3:
     assert body(s3, bucket, key)["text"] == "winner"
 
 
-def test_replace_when_audio_changed_uses_if_match(store: TranscriptStore, s3: Any, bucket: str) -> None:
+def test_replace_when_audio_changed_uses_if_match(
+    store: TranscriptStore, s3: Any, bucket: str
+) -> None:
     key = "transcripts/y.wav.json"
     store.save(make_transcript(bucket, "audio/y.wav", "old", "old words"), key)
     stale = store.head(key)
@@ -84,9 +99,13 @@ def test_replace_when_audio_changed_uses_if_match(store: TranscriptStore, s3: An
     assert body(s3, bucket, key)["text"] == "new words"
 
 
-def test_error_record_and_its_removal_after_success(store: TranscriptStore, s3: Any, bucket: str) -> None:
+def test_error_record_and_its_removal_after_success(
+    store: TranscriptStore, s3: Any, bucket: str
+) -> None:
     key = "transcripts/bad.mp3.json"
-    error_key = store.save_error(key, "not_audio", "no audio stream", {"bucket": bucket, "key": "audio/bad.mp3"})
+    error_key = store.save_error(
+        key, "not_audio", "no audio stream", {"bucket": bucket, "key": "audio/bad.mp3"}
+    )
     assert error_key == "transcripts/bad.mp3.error.json"
     record = body(s3, bucket, error_key)
     assert record["error"] == "not_audio"
@@ -96,7 +115,9 @@ def test_error_record_and_its_removal_after_success(store: TranscriptStore, s3: 
     assert s3.list_objects_v2(Bucket=bucket, Prefix=error_key).get("KeyCount") == 0
 
 
-def test_read_current_ignores_transcript_of_older_audio(store: TranscriptStore, bucket: str) -> None:
+def test_read_current_ignores_transcript_of_older_audio(
+    store: TranscriptStore, bucket: str
+) -> None:
     key = "transcripts/z.wav.json"
     store.save(make_transcript(bucket, "audio/z.wav", "e1", "words"), key)
     assert store.read_current(key, "e1") is not None
