@@ -1,7 +1,8 @@
 """Bearer API keys, compared in constant time.
 
 Keys come from ``API_KEYS`` (comma-separated) and, when ``API_KEYS_PARAMETER`` names one,
-from an SSM SecureString parameter (comma- or newline-separated), read once at start. With
+from an SSM SecureString parameter (comma- or newline-separated), read once at start (a
+parameter that does not exist adds no keys, with a warning). With
 no key at all the server refuses to start, unless ``ALLOW_ANONYMOUS=true`` is set explicitly;
 then it warns at every start and serves anyone who can reach it.
 
@@ -92,10 +93,19 @@ def load_keys(settings: ServerSettings, ssm: Callable[[], Any]) -> KeyRing:
 
 
 def _parameter_keys(ssm: Any, name: str) -> list[str]:
+    """The keys in SecureString ``name``; none (with a warning) when it does not exist.
+
+    A missing parameter only narrows what is accepted (fail closed): with no key left at
+    all, the server still refuses to start. Any other failure (access denied, unreachable)
+    stops the start, so a misconfiguration is not mistaken for "no keys there".
+    """
     try:
         value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
+        if code == "ParameterNotFound":
+            log.warning("API_KEYS_PARAMETER %s does not exist; it adds no keys", name)
+            return []
         raise SettingsError(
             f"API_KEYS_PARAMETER={name!r} cannot be read: {code or error}"
         ) from None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from fastapi_server.languages import normalize_language
+from fastapi_server.languages import LANGUAGES, normalize_language
 
 __all__ = [
     "ErrorBody",
@@ -38,6 +38,7 @@ class ErrorBody(BaseModel):
 
 
 _ERROR_TEXT = {
+    400: "The body cannot be parsed (not JSON, or not UTF-8).",
     401: "No API key, or not a valid one (`Authorization: Bearer <key>`).",
     403: "The S3 bucket is not in ALLOWED_BUCKETS, or S3 refused access.",
     404: "The S3 object (or bucket) does not exist.",
@@ -70,7 +71,14 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # A Whisper language code ("en"); empty means detect. An unknown code is a 422.
-Language = Annotated[str | None, AfterValidator(normalize_language)]
+Language = Annotated[
+    str | None,
+    AfterValidator(normalize_language),
+    WithJsonSchema({"anyOf": [{"type": "string", "enum": sorted(LANGUAGES)}, {"type": "null"}]}),
+]
+# s3://bucket/key, documented as a pattern; checked by transcription.layout.parse_s3_uri so a
+# malformed one gets its own error code (invalid_s3_uri).
+S3_URI_SCHEMA = {"type": "string", "pattern": "^s3://[^/]+/.*[^/]$", "maxLength": 2048}
 Granularity = Literal["word", "segment"]
 
 
@@ -156,10 +164,12 @@ class TranscribeForm(BaseModel):
 
 # --- /transcribe-s3 ----------------------------------------------------------------------
 class TranscribeS3Request(BaseModel):
-    s3_input_path: str = Field(
+    s3_input_path: Annotated[str, WithJsonSchema(S3_URI_SCHEMA)] = Field(
         max_length=2048, description="The audio: s3://bucket/key.", examples=["s3://audio/a.wav"]
     )
-    s3_output_path: str | None = Field(
+    s3_output_path: Annotated[
+        str | None, WithJsonSchema({"anyOf": [S3_URI_SCHEMA, {"type": "null"}]})
+    ] = Field(
         None,
         max_length=2048,
         description="Where the transcript goes (s3://bucket/key.json). Default: the layout's "

@@ -18,9 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import openai
 import pytest
+import schemathesis
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from fastapi_server.auth import KeyRing
+from fastapi_server.main import create_app
+from fastapi_server.settings import ServerSettings
 from tests.server.harness import (
     Server,
     concat_wavs,
@@ -33,6 +39,7 @@ from tests.server.harness import (
     similar,
     start_server,
 )
+from transcription.settings import load
 
 pytestmark = pytest.mark.slow
 
@@ -483,3 +490,38 @@ def test_log_lines_are_json_and_carry_the_request_id(
     assert {"fastapi_server.access", "transcription.service"} <= loggers, mine
     assert all(line["service"] == "fastapi-server" for line in mine)
     assert any(line.get("s3_key") == "audio/logged/one.wav" for line in mine)
+
+
+# --- the OpenAPI schema, fuzzed ---------------------------------------------------------------
+# Every operation, a bounded number of generated requests each (valid and invalid ones), with
+# schemathesis's checks: no 5xx, status codes, content types, headers and bodies as documented,
+# invalid data refused, auth not ignored. One check is left out: positive_data_acceptance
+# expects schema-valid requests to succeed, but no schema can say "decodable audio", so the
+# generated files are rightly refused with 415.
+FUZZ_EXAMPLES = 25
+
+
+def _openapi() -> dict[str, Any]:
+    """The schema the server code builds (the served /openapi.json is checked to equal it)."""
+    settings = load(ServerSettings, {"AUDIO_BUCKET": "schema", "AWS_REGION": "us-east-1"})
+    return create_app(settings, keys=KeyRing(["schema-only-key"]), s3=object()).openapi()
+
+
+OPENAPI = _openapi()
+schema = schemathesis.openapi.from_dict(OPENAPI)
+schema.config.generation.update(max_examples=FUZZ_EXAMPLES)
+
+
+def test_the_served_schema_is_the_one_fuzzed(client: httpx.Client) -> None:
+    assert client.get("/openapi.json").json() == OPENAPI
+
+
+@schema.parametrize()
+@hypothesis.settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+def test_the_api_keeps_to_its_openapi_schema(case: schemathesis.Case, stack: Stack) -> None:
+    case.call_and_validate(
+        base_url=stack.server.url,
+        headers=stack.server.auth,
+        excluded_checks=[positive_data_acceptance],
+        timeout=60,
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -63,6 +62,15 @@ def test_keys_from_an_ssm_securestring_join_api_keys(aws_client: Any) -> None:
     assert len(ring) == 3
     assert ring.identify("second-ssm-0123456789") is not None
 
-    missing = replace(settings(API_KEYS=KEY), api_keys_parameter=name + "-missing")
-    with pytest.raises(SettingsError, match="cannot be read"):
-        load_keys(missing, ssm=lambda: ssm)
+
+def test_a_missing_parameter_adds_no_keys_and_no_keys_at_all_still_refuses(
+    aws_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    ssm = aws_client("ssm")
+    missing = f"/test/{uuid.uuid4().hex}/absent"
+    with caplog.at_level(logging.WARNING):
+        ring = load_keys(settings(API_KEYS=KEY, API_KEYS_PARAMETER=missing), ssm=lambda: ssm)
+    assert len(ring) == 1 and ring.identify(KEY)
+    assert "does not exist" in caplog.text
+    with pytest.raises(NoApiKeys):
+        load_keys(settings(API_KEYS_PARAMETER=missing), ssm=lambda: ssm)

@@ -28,7 +28,7 @@ router = APIRouter(tags=["transcribe"])
     "`s3_output_path` (default: the layout's place) with conditional writes, and returns it "
     '(`route: "direct"`). Both buckets must be in ALLOWED_BUCKETS. Concurrent requests for '
     "the same output share one run of the model.",
-    responses=errors(401, 403, 404, 409, 413, 415, 422, 429, 502, 503),
+    responses=errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 502, 503),
 )
 async def transcribe_from_s3(
     body: TranscribeS3Request, state: StateDep, caller: CallerDep
