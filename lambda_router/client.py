@@ -106,15 +106,21 @@ class DirectClient:
         self.wait = wait or wait_random_exponential(multiplier=backoff, max=MAX_BACKOFF_SECONDS)
 
     def transcribe(
-        self, server_url: str, input_uri: str, output_uri: str, deadline: Deadline
+        self, server_url: str, input_uri: str, output_uri: str, etag: str, deadline: Deadline
     ) -> DirectResult:
-        """Have the server transcribe ``input_uri`` into ``output_uri``.
+        """Have the server transcribe ``input_uri`` (as of ``etag``) into ``output_uri``.
 
-        Raises :class:`ServerRejected` (final 4xx) or :class:`DirectCallFailed` (give up:
-        the caller queues the job).
+        Raises :class:`ServerRejected` (final 4xx; 409 when the object changed since
+        ``etag``) or :class:`DirectCallFailed` (give up: the caller queues the job).
         """
         url = server_url.rstrip("/") + "/transcribe-s3"
-        body = json.dumps({"s3_input_path": input_uri, "s3_output_path": output_uri}).encode()
+        request = {
+            "s3_input_path": input_uri,
+            "s3_output_path": output_uri,
+            "etag": etag,  # the version this event is about; a newer one has its own event
+            "return_text": False,  # the transcript is in S3; the router needs only the status
+        }
+        body = json.dumps(request, ensure_ascii=False).encode()
         attempts = 0
         if deadline.remaining() - self.reserve < MIN_ATTEMPT_SECONDS:
             raise DirectCallFailed("no time left for a direct call", attempts=0, timed_out=False)

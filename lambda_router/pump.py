@@ -67,6 +67,7 @@ class Pump:
         self.handled = 0  # events whose handler returned (and that were deleted)
         self.failed = 0  # events whose handler raised (left on the queue)
         self.last_activity = time.monotonic()
+        self.stopping = threading.Event()  # set: received events are given back, not handled
 
     # --- one round ---------------------------------------------------------------------
     def poll_once(self, wait_seconds: int | None = None, max_messages: int = 1) -> int:
@@ -87,7 +88,10 @@ class Pump:
             return 0
         messages = response.get("Messages", [])
         for message in messages:
-            self.process(message)
+            if self.stopping.is_set():
+                self._give_back(message)
+            else:
+                self.process(message)
         return len(messages)
 
     def process(self, message: dict[str, Any]) -> bool:
@@ -137,6 +141,17 @@ class Pump:
             # Handled but not deleted: it comes back, and the router skips it (idempotent).
             log.warning("cannot delete event %s: %s", message.get("MessageId"), error)
 
+    def _give_back(self, message: dict[str, Any]) -> None:
+        """Make an event received while stopping visible again at once (for the next pump)."""
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.settings.events_queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=0,
+            )
+        except (ClientError, BotoCoreError) as error:
+            log.warning("cannot give back event %s: %s", message.get("MessageId"), error)
+
     @property
     def in_flight(self) -> int:
         with self._lock:
@@ -150,24 +165,37 @@ class Pump:
         exit_when_idle: float | None = None,
         max_events: int | None = None,
     ) -> None:
-        """Poll with ``PUMP_CONCURRENCY`` workers until ``stop`` is set (or idle / enough)."""
+        """Poll with ``PUMP_CONCURRENCY`` workers until ``stop`` is set (or idle / enough).
+
+        On stop, running handlers finish (their events are deleted as usual), long polls end
+        within PUMP_WAIT_SECONDS, and what they still receive is given back to the queue.
+        """
 
         def worker() -> None:
-            while not stop.is_set():
+            while not self.stopping.is_set():
                 self.poll_once()
 
-        for i in range(self.settings.pump_concurrency):
-            threading.Thread(target=worker, name=f"pump-{i}", daemon=True).start()
+        workers = [
+            threading.Thread(target=worker, name=f"pump-{i}", daemon=True)
+            for i in range(self.settings.pump_concurrency)
+        ]
+        for thread in workers:
+            thread.start()
         while not stop.wait(0.2):
             idle = time.monotonic() - self.last_activity
             if exit_when_idle is not None and self.in_flight == 0 and idle >= exit_when_idle:
                 stop.set()
             if max_events is not None and self.handled + self.failed >= max_events:
                 stop.set()
-        # Let running handlers finish; idle long polls are simply abandoned.
-        deadline = time.monotonic() + self.settings.lambda_timeout_seconds
-        while self.in_flight and time.monotonic() < deadline:
-            time.sleep(0.05)
+        self.stopping.set()
+        deadline = (
+            time.monotonic()
+            + self.settings.lambda_timeout_seconds
+            + self.settings.pump_wait_seconds
+            + 5
+        )
+        for thread in workers:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

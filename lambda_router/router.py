@@ -253,8 +253,19 @@ class Router:
         input_uri = f"s3://{event.bucket}/{event.key}"
         output_uri = f"s3://{self.store.bucket}/{obj.output_key}"
         try:
-            answer = self.client.transcribe(server_url, input_uri, output_uri, deadline)
+            answer = self.client.transcribe(server_url, input_uri, output_uri, obj.etag, deadline)
         except ServerRejected as error:
+            if error.status == 409:  # replaced since this event: the new upload has its own
+                return RouteResult(
+                    Route.SKIPPED,
+                    "source_changed",
+                    event.bucket,
+                    event.key,
+                    obj.output_key,
+                    attempts=error.attempts,
+                    detail=str(error),
+                    status=error.status,
+                )
             log.warning("the server refused the object: %s", error)
             error_key = self.store.save_error(obj.output_key, error.code, error.message, obj.source)
             return RouteResult(

@@ -72,7 +72,7 @@ class PumpSettings:
     aws: AwsSettings = field(default_factory=AwsSettings)
     lambda_timeout_seconds: float = 300.0  # the stand-in context's deadline
     pump_concurrency: int = 4  # events handled at once, as Lambda runs them concurrently
-    pump_wait_seconds: int = 20  # SQS long poll
+    pump_wait_seconds: int = 5  # SQS long poll; bounds how long a stop takes
 
     def __post_init__(self) -> None:
         _at_least("LAMBDA_TIMEOUT_SECONDS", self.lambda_timeout_seconds, 1)

@@ -9,7 +9,6 @@ is set).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,9 +17,9 @@ from lambda_router import handler
 from lambda_router.exceptions import QueueUnavailable
 from lambda_router.handler import handle
 from tests.conftest import REGION
-from tests.support.fake_server import FakeServer
+from tests.support import router_kit
 from tests.support.processes import free_port
-from tests.support.router_kit import RouterClients, RouterKit, context
+from tests.support.router_kit import RouterKit, context
 from tests.support.sample_events import load_event
 from transcription.aws import make_client
 from transcription.job import REASONS
@@ -30,31 +29,7 @@ KEY = "audio/meetings/monday.wav"
 OUT = "transcripts/meetings/monday.wav.json"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServer]:
-    with FakeServer(s3=None) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def clients(moto_url: str) -> RouterClients:
-    return RouterClients.build(AwsSettings(aws_region=REGION, aws_endpoint_url=moto_url))
-
-
-@pytest.fixture
-def kit(
-    server: FakeServer,
-    clients: RouterClients,
-    s3: Any,
-    sqs: Any,
-    bucket: str,
-    queue_url: str,
-    aws_settings: AwsSettings,
-) -> Iterator[RouterKit]:
-    server.reset()
-    server.s3 = s3
-    yield RouterKit(aws_settings, bucket, queue_url, server, s3, sqs, clients)
-    server.reset()
+server, clients, kit = router_kit.server, router_kit.clients, router_kit.kit  # shared fixtures
 
 
 def route(kit: RouterKit, event: Any, **settings: Any) -> dict[str, Any]:
@@ -75,6 +50,8 @@ def test_direct_is_one_head_plus_health_and_post(kit: RouterKit) -> None:
     assert post.body == {
         "s3_input_path": f"s3://{kit.bucket}/{KEY}",
         "s3_output_path": f"s3://{kit.bucket}/{OUT}",
+        "etag": etag,
+        "return_text": False,
     }
     transcript = kit.transcript(OUT)
     assert transcript is not None and transcript["source"]["etag"] == etag
@@ -280,6 +257,19 @@ def test_final_4xx_is_an_error_record_without_retry_or_queue(kit: RouterKit) -> 
     assert kit.jobs() == []
     record = kit.transcript("transcripts/meetings/monday.wav.error.json")
     assert record is not None and record["error"] == "not_audio"
+
+
+def test_audio_replaced_before_the_call_is_left_to_its_own_event(kit: RouterKit) -> None:
+    etag, size = kit.upload(KEY, b"the first version")
+    kit.upload(KEY, b"replaced before the router got to it")
+    result = route(kit, kit.event(KEY, etag, size))
+    assert (result["route"], result["reason"], result["status"]) == (
+        "skipped",
+        "source_changed",
+        409,
+    )
+    assert kit.calls.names == ["HeadObject"]  # no error record, no job
+    assert kit.transcript("transcripts/meetings/monday.wav.error.json") is None
 
 
 def test_a_refused_api_key_is_not_the_files_fault(kit: RouterKit) -> None:

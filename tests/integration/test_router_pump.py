@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,10 +25,11 @@ import pytest
 from lambda_router.handler import handle
 from lambda_router.pump import Pump, StandInContext
 from lambda_router.settings import PumpSettings
-from tests.conftest import REGION, unique
-from tests.support.fake_server import FakeServer
+from tests.conftest import unique
+from tests.support import router_kit
+from tests.support.jobs import queue_counts
 from tests.support.processes import ROOT
-from tests.support.router_kit import RouterClients, RouterKit, context
+from tests.support.router_kit import RouterKit, context
 from tests.support.sample_events import load_event
 from transcription.settings import AwsSettings
 
@@ -39,31 +42,7 @@ KEYS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServer]:
-    with FakeServer(s3=None) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def clients(moto_url: str) -> RouterClients:
-    return RouterClients.build(AwsSettings(aws_region=REGION, aws_endpoint_url=moto_url))
-
-
-@pytest.fixture
-def kit(
-    server: FakeServer,
-    clients: RouterClients,
-    s3: Any,
-    sqs: Any,
-    bucket: str,
-    queue_url: str,
-    aws_settings: AwsSettings,
-) -> Iterator[RouterKit]:
-    server.reset()
-    server.s3 = s3
-    yield RouterKit(aws_settings, bucket, queue_url, server, s3, sqs, clients)
-    server.reset()
+server, clients, kit = router_kit.server, router_kit.clients, router_kit.kit  # shared fixtures
 
 
 @dataclass(frozen=True)
@@ -111,17 +90,6 @@ def drain(sqs: Any, queue_url: str, wait: int = 0) -> list[dict[str, Any]]:
         for m in got:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
         messages += got
-
-
-def queue_depth(sqs: Any, queue_url: str) -> tuple[int, int]:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
 
 
 def transcript_key(key: str) -> str:
@@ -241,10 +209,10 @@ def test_pump_deletes_the_event_only_after_the_handler_returned(
     worker.start()
     assert entered.wait(5)
     queue = pump.settings.events_queue_url
-    assert queue_depth(kit.sqs, queue) == (0, 1)  # received, in flight, not deleted
+    assert queue_counts(kit.sqs, queue) == (0, 1)  # received, in flight, not deleted
     release.set()
     worker.join(5)
-    assert queue_depth(kit.sqs, queue) == (0, 0)
+    assert queue_counts(kit.sqs, queue) == (0, 0)
     assert (pump.handled, pump.failed) == (1, 0)
 
 
@@ -258,7 +226,7 @@ def test_pump_keeps_the_event_when_the_handler_raises(
     put_event(kit, pump)
     assert pump.poll_once(wait_seconds=1) == 1
     assert (pump.handled, pump.failed) == (0, 1)
-    assert queue_depth(kit.sqs, pump.settings.events_queue_url) == (0, 1)  # comes back later
+    assert queue_counts(kit.sqs, pump.settings.events_queue_url) == (0, 1)  # comes back later
 
 
 def test_pump_context_deadline_mirrors_the_lambda_timeout(
@@ -308,7 +276,42 @@ def test_python_m_lambda_router_pump_runs_the_real_handler(
     assert routes == Counter(
         {(keys[0], "direct"): 1, (keys[1], "direct"): 1, (keys[0], "skipped"): 1}
     )
-    assert queue_depth(kit.sqs, delivery.events_queue) == (0, 0)
+    assert queue_counts(kit.sqs, delivery.events_queue) == (0, 0)
     for key in keys:
         assert kit.transcript(transcript_key(key)) is not None
     assert '"event handled"' in done.stderr
+
+
+def test_events_received_while_stopping_are_given_back(
+    kit: RouterKit, aws_settings: AwsSettings
+) -> None:
+    handled: list[Any] = []
+    pump = pump_for(kit, aws_settings, lambda e, ctx: handled.append(e))
+    put_event(kit, pump)
+    pump.stopping.set()
+    assert pump.poll_once(wait_seconds=1) == 1
+    assert handled == [] and pump.handled == 0
+    assert queue_counts(kit.sqs, pump.settings.events_queue_url) == (1, 0)  # visible again now
+
+
+def test_the_pump_process_stops_cleanly_on_sigterm(
+    kit: RouterKit, aws_env: dict[str, str], tmp_path: Path
+) -> None:
+    queue = kit.sqs.create_queue(QueueName=unique("events"))["QueueUrl"]
+    env = {**os.environ, **aws_env, "EVENTS_QUEUE_URL": queue, "PUMP_WAIT_SECONDS": "1"}
+    log_path = tmp_path / "pump.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lambda_router.pump"], cwd=ROOT, env=env, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while '"event pump started"' not in log_path.read_text():
+            assert time.monotonic() < deadline and process.poll() is None, log_path.read_text()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert '"event pump stopped"' in log_path.read_text()

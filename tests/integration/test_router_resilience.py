@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,40 +15,14 @@ import pytest
 from lambda_router.breaker import BreakerState
 from lambda_router.handler import handle
 from lambda_router.router import Router
-from tests.conftest import REGION
-from tests.support.fake_server import FakeServer
+from tests.support import router_kit
 from tests.support.processes import free_port
-from tests.support.router_kit import RouterClients, RouterKit, context
-from transcription.settings import AwsSettings
+from tests.support.router_kit import RouterKit, context
 
 KEY = "audio/resilience/talk.mp3"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServer]:
-    with FakeServer(s3=None) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def clients(moto_url: str) -> RouterClients:
-    return RouterClients.build(AwsSettings(aws_region=REGION, aws_endpoint_url=moto_url))
-
-
-@pytest.fixture
-def kit(
-    server: FakeServer,
-    clients: RouterClients,
-    s3: Any,
-    sqs: Any,
-    bucket: str,
-    queue_url: str,
-    aws_settings: AwsSettings,
-) -> Iterator[RouterKit]:
-    server.reset()
-    server.s3 = s3
-    yield RouterKit(aws_settings, bucket, queue_url, server, s3, sqs, clients)
-    server.reset()
+server, clients, kit = router_kit.server, router_kit.clients, router_kit.kit  # shared fixtures
 
 
 def send(kit: RouterKit, router: Router, key: str = KEY, seconds: float = 60.0) -> dict[str, Any]:

@@ -240,9 +240,13 @@ class FakeServer:
         except (InvalidS3Uri, KeyError, TypeError) as error:
             return 422, {}, _error("invalid_request", str(error))
         try:
-            transcript = self.transcriber(self.s3, bucket, key)
+            head = self.s3.head_object(Bucket=bucket, Key=key)
         except ClientError as error:
             return 404, {}, _error("source_missing", str(error))
+        etag = body.get("etag")
+        if etag and normalize_etag(head["ETag"]) != normalize_etag(etag):
+            return 409, {}, _error("source_changed", f"{key} no longer has ETag {etag}")
+        transcript = self.transcriber(self.s3, bucket, key)
         with self._lock:
             self.transcriptions += 1
         store = TranscriptStore(self.s3, out_bucket)
@@ -250,7 +254,10 @@ class FakeServer:
             store.save(transcript, out_key, ("json",))
         except TranscriptExists:
             transcript = store.read(out_key) or transcript
-        return 200, {}, transcript.to_dict()
+        answer = transcript.to_dict()
+        if body.get("return_text") is False:
+            answer["text"] = answer["segments"] = None
+        return 200, {}, answer
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

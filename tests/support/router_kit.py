@@ -1,9 +1,15 @@
-"""Build routers for tests: real clients to moto's server, counted, aimed at a fake server."""
+"""Build routers for tests: real clients to moto's server, counted, aimed at a fake server.
+
+The fixtures ``server`` (one fake server per test module), ``clients`` (the router's AWS
+clients, per module) and ``kit`` (per test) are shared by the router's test modules, which
+take them with ``server, clients, kit = router_kit.server, router_kit.clients, router_kit.kit``.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +20,7 @@ from lambda_router.metrics import Metrics
 from lambda_router.pump import StandInContext
 from lambda_router.router import Router
 from lambda_router.settings import RouterSettings
+from tests.conftest import REGION
 from tests.support.aws_calls import AwsCalls
 from tests.support.fake_server import FakeServer
 from tests.support.sample_events import load_event
@@ -125,3 +132,32 @@ class RouterKit:
 
     def emf_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.emf.getvalue().splitlines()]
+
+
+# --- fixtures -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeServer]:
+    with FakeServer(s3=None) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def clients(moto_url: str) -> RouterClients:
+    return RouterClients.build(AwsSettings(aws_region=REGION, aws_endpoint_url=moto_url))
+
+
+@pytest.fixture
+def kit(
+    server: FakeServer,
+    clients: RouterClients,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queue_url: str,
+    aws_settings: AwsSettings,
+) -> Iterator[RouterKit]:
+    """A fresh bucket and queue, the fake server healthy and empty, the call count at zero."""
+    server.reset()
+    server.s3 = s3
+    yield RouterKit(aws_settings, bucket, queue_url, server, s3, sqs, clients)
+    server.reset()

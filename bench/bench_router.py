@@ -1,0 +1,223 @@
+"""The router's own cost, in one run, against moto's server on 127.0.0.1.
+
+* **queue path**: handler time per event with the server down and the circuit breaker
+  open (one S3 HEAD + one SQS SendMessage, no HTTP), over ``--events`` events;
+  p50 and p95. Target p95 ≤ 50 ms against the local endpoint.
+* **direct path**: the wall time of the handler routing an upload to the server (HEAD,
+  health check, ``POST /transcribe-s3``, the server downloading, transcribing and storing)
+  against calling the server's ``POST /transcribe-s3`` directly with the same body, on the
+  same file (each run on a fresh key, so both really transcribe). Alternating rounds; the
+  ratio is the median router time ÷ the median direct time. Target ≤ 1.10.
+  The server is the real one (``python -m fastapi_server``, tiny.en on the CPU) when it can
+  start; otherwise the test fake server running the real model through
+  ``transcription.service`` (the output says which).
+* **zip**: the size of ``dist/lambda_router.zip`` (built when missing: ``make lambda-zip``).
+
+    .venv/bin/python bench/bench_router.py [--events 200] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lambda_router.handler import handle  # noqa: E402
+from lambda_router.metrics import Metrics  # noqa: E402
+from lambda_router.package import build  # noqa: E402
+from lambda_router.router import Router, aws_client  # noqa: E402
+from lambda_router.settings import RouterSettings  # noqa: E402
+from tests.server.harness import AWS_ENV, server_env, start_server  # noqa: E402
+from tests.support.fake_server import FakeServer, engine_transcriber  # noqa: E402
+from tests.support.processes import free_port, moto_server  # noqa: E402
+from tests.support.router_kit import context  # noqa: E402
+from tests.support.sample_events import load_event  # noqa: E402
+from transcription.aws import make_client  # noqa: E402
+from transcription.layout import normalize_etag  # noqa: E402
+from transcription.settings import AwsSettings, StorageSettings  # noqa: E402
+
+SAMPLE = ROOT / "tests" / "samples" / "speech-one.wav"
+ZIP = ROOT / "dist" / "lambda_router.zip"
+TARGET_P95_MS = 50.0
+TARGET_RATIO = 1.10
+API_KEY = "bench-router-key"
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "MISSED"
+
+
+def router_for(
+    aws: AwsSettings, bucket: str, queue_url: str, server_url: str, **extra: Any
+) -> Router:
+    settings = RouterSettings(
+        storage=StorageSettings(audio_bucket=bucket),
+        queue_url=queue_url,
+        aws=aws,
+        server_url=server_url,
+        api_key=API_KEY,
+        **extra,
+    )
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the router
+    return Router(
+        settings,
+        s3=aws_client("s3", settings),
+        sqs=aws_client("sqs", settings),
+        metrics=Metrics(settings.metrics_namespace, stream=devnull),
+    )
+
+
+def upload(s3: Any, bucket: str, key: str, body: bytes) -> Any:
+    etag = normalize_etag(s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"])
+    return load_event(
+        "eventbridge-object-created", bucket=bucket, key=key, etag=etag, size=len(body)
+    )
+
+
+# --- queue path ---------------------------------------------------------------------------
+def bench_queue_path(aws: AwsSettings, s3: Any, sqs: Any, events: int) -> tuple[float, float]:
+    bucket = f"bench-queue-{os.getpid()}"
+    s3.create_bucket(Bucket=bucket)
+    queue_url = sqs.create_queue(QueueName=f"bench-jobs-{os.getpid()}")["QueueUrl"]
+    nowhere = f"http://127.0.0.1:{free_port()}"  # the server is down
+    router = router_for(
+        aws, bucket, queue_url, nowhere, breaker_failures=1, breaker_cooldown_seconds=3600
+    )
+    handle(router, upload(s3, bucket, "audio/warm-up.wav", b"warm up"), context())  # opens it
+    assert router.breaker.state == "open"
+    times: list[float] = []
+    for i in range(events):
+        event = upload(s3, bucket, f"audio/queue/{i:04d}.wav", b"x" * 1000)
+        started = time.perf_counter()
+        [result] = handle(router, event, context())
+        times.append((time.perf_counter() - started) * 1000)
+        assert (result["route"], result["detail"]) == ("queued", "circuit breaker open"), result
+    return percentile(times, 50), percentile(times, 95)
+
+
+# --- direct path --------------------------------------------------------------------------
+@contextlib.contextmanager
+def a_server(
+    moto_url: str, aws: AwsSettings, s3: Any, bucket: str, log_dir: Path
+) -> Iterator[tuple[str, str]]:
+    """The real server when it starts, else the fake server with the real model."""
+    try:
+        env = server_env(moto_url, bucket, API_KEY, CONCURRENCY=1)
+        with start_server(env, log_dir / "server.log", ready_timeout=120) as server:
+            yield server.url, "python -m fastapi_server (tiny.en, CPU)"
+            return
+    except (RuntimeError, TimeoutError) as error:
+        sys.stderr.write(f"the real server did not start ({error}); using the fake server\n")
+    from transcription.engines import load_engine
+    from transcription.settings import EngineSettings
+
+    fake = FakeServer(
+        s3, api_key=API_KEY, transcriber=engine_transcriber(load_engine(EngineSettings()))
+    )
+    with fake:
+        yield fake.url, "tests/support/fake_server.py running tiny.en via transcription.service"
+
+
+def post_directly(server_url: str, bucket: str, key: str, etag: str) -> float:
+    body = json.dumps(
+        {
+            "s3_input_path": f"s3://{bucket}/{key}",
+            "s3_output_path": f"s3://{bucket}/transcripts/{key.removeprefix('audio/')}.json",
+            "etag": etag,
+            "return_text": False,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{server_url}/transcribe-s3",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"},
+    )
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=300) as response:
+        response.read()
+        assert response.status == 200
+    return time.perf_counter() - started
+
+
+def bench_direct_path(
+    moto_url: str, aws: AwsSettings, s3: Any, sqs: Any, rounds: int, log_dir: Path
+) -> tuple[float, float, str]:
+    bucket = f"bench-direct-{os.getpid()}"
+    s3.create_bucket(Bucket=bucket)
+    queue_url = sqs.create_queue(QueueName=f"bench-direct-jobs-{os.getpid()}")["QueueUrl"]
+    audio = SAMPLE.read_bytes()
+    with a_server(moto_url, aws, s3, bucket, log_dir) as (server_url, which):
+        router = router_for(aws, bucket, queue_url, server_url)
+        routed: list[float] = []
+        direct: list[float] = []
+        for i in range(rounds + 1):  # round 0 warms both paths up
+            event = upload(s3, bucket, f"audio/direct/router-{i}.wav", audio)
+            started = time.perf_counter()
+            [result] = handle(router, event, context(300))
+            elapsed = time.perf_counter() - started
+            assert result["route"] == "direct", result
+            key = f"audio/direct/plain-{i}.wav"
+            etag = normalize_etag(s3.put_object(Bucket=bucket, Key=key, Body=audio)["ETag"])
+            plain = post_directly(server_url, bucket, key, etag)
+            if i:
+                routed.append(elapsed)
+                direct.append(plain)
+    return statistics.median(routed), statistics.median(direct), which
+
+
+def zip_size() -> tuple[Path, int]:
+    if not ZIP.exists():
+        build(ZIP)
+    return ZIP, ZIP.stat().st_size
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    for name, value in AWS_ENV.items():
+        os.environ.setdefault(name, value)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-router-") as tmp,
+        moto_server(log_path=Path(tmp) / "moto.log") as moto_url,
+    ):
+        aws = AwsSettings(aws_region=AWS_ENV["AWS_REGION"], aws_endpoint_url=moto_url)
+        s3, sqs = make_client("s3", aws), make_client("sqs", aws)
+        p50, p95 = bench_queue_path(aws, s3, sqs, args.events)
+        print(
+            f"queue path (server down, breaker open), {args.events} events: "
+            f"p50 {p50:.1f} ms, p95 {p95:.1f} ms per event "
+            f"(target p95 <= {TARGET_P95_MS:.0f} ms): {verdict(p95 <= TARGET_P95_MS)}"
+        )
+        routed, direct, which = bench_direct_path(moto_url, aws, s3, sqs, args.rounds, Path(tmp))
+        ratio = routed / direct
+        print(
+            f"direct path, {SAMPLE.name}, median of {args.rounds}: router {routed:.3f} s, "
+            f"POST /transcribe-s3 directly {direct:.3f} s; ratio {ratio:.3f} "
+            f"(target <= {TARGET_RATIO:.2f}): {verdict(ratio <= TARGET_RATIO)}  [server: {which}]"
+        )
+    path, size = zip_size()
+    print(f"lambda zip: {path.relative_to(ROOT)} {size / 1e6:.2f} MB ({size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
