@@ -1,4 +1,7 @@
-"""Audio objects and job messages for tests: upload, enqueue, count, make long audio."""
+"""Audio objects and job messages for tests: upload, enqueue, count, make long audio.
+
+``queue_counts(sqs, queue_url)`` → (visible, in flight) is the scheduler's own reading.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from batch_worker.scheduler import queue_counts
 from transcription.job import Job, JobOptions
 from transcription.layout import Layout, normalize_etag
+
+__all__ = ["concatenate_wavs", "enqueue", "queue_counts", "upload_job"]
 
 
 def upload_job(
@@ -41,18 +47,6 @@ def enqueue(sqs: Any, queue_url: str, job: Job) -> str:
         QueueUrl=queue_url, MessageBody=job.to_json(), MessageAttributes=job.message_attributes()
     )
     return str(response["MessageId"])
-
-
-def queue_counts(sqs: Any, queue_url: str) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue."""
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
 
 
 def concatenate_wavs(paths: Sequence[Path], out: Path, repeat: int = 1) -> Path:
