@@ -279,6 +279,12 @@ def test_twenty_concurrent_identical_calls_run_the_model_once(
             "bucket_not_allowed",
         ),
         ({"s3_input_path": "{audio}/audio/a.wav", "language": "klingon"}, 422, "invalid_request"),
+        ({"s3_input_path": "{audio}/not-audio-prefix/a.wav"}, 422, "invalid_request"),
+        (
+            {"s3_input_path": "{audio}/x.wav", "s3_output_path": "{audio}/audio/x.json"},
+            422,
+            "invalid_request",
+        ),
         ({}, 422, "invalid_request"),
     ],
 )
@@ -290,6 +296,15 @@ def test_transcribe_s3_refuses_with_a_clear_json_error(
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
+
+
+def test_transcribe_s3_with_an_outdated_etag_is_409(stack: Stack, client: httpx.Client) -> None:
+    uri = stack.put_audio("audio/changed/a.wav", b"new version")
+    response = client.post(
+        "/transcribe-s3", json={"s3_input_path": uri, "etag": "an-older-version"}
+    )
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "source_changed"
 
 
 # --- upload limits and bad audio ------------------------------------------------------------
@@ -425,6 +440,7 @@ def test_openai_client_transcribes_in_every_format(
         assert all(w.end >= w.start for w in result.words)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the client deprecates whisper-1
 def test_openai_client_translates(
     openai_client: openai.OpenAI, samples: dict[str, Path], sample_scripts: dict[str, str]
 ) -> None:
