@@ -1,0 +1,170 @@
+"""JSON for the deploy steps, so they need neither jq nor anything beyond Python's standard library.
+
+json_tool.py same A B                  exit 0 when A and B hold the same JSON value
+json_tool.py object NAME=VALUE...      a JSON object of strings
+json_tool.py render FILE               ${NAME} placeholders filled from the environment
+json_tool.py diff-attrs CURRENT WANT   the entries of WANT that CURRENT lacks or differs in
+json_tool.py merge-rules CURRENT WANT  lifecycle rules: WANT's rules replace those with the
+                                       same ID, other rules are kept
+json_tool.py with-key OBJECT KEY VALUE OBJECT with KEY set to the JSON VALUE
+json_tool.py pick OBJECT KEY           OBJECT's KEY: a string as it is, anything else as JSON
+json_tool.py without OBJECT KEY...     OBJECT without these keys
+json_tool.py extra-ids CURRENT WANT    the Ids of CURRENT's items that WANT lacks
+json_tool.py statement-source POLICY SID  the aws:SourceArn condition of statement SID
+json_tool.py ingress-diff CURRENT WANT security group rules to authorize and to revoke
+json_tool.py statements-without-scope POLICY  statements whose Resource is "*" without an
+                                       "AnyResource" Sid (the policies' own lint)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["diff_attrs", "ingress_diff", "main", "merge_rules", "same", "statement_source"]
+
+
+def _load(text: str) -> Any:
+    return json.loads(text) if text.strip() else None
+
+
+def _normal(value: Any) -> Any:
+    """Strings holding JSON (SQS's Policy, RedrivePolicy) or digits compare by value."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return _normal(json.loads(value))
+        except json.JSONDecodeError:
+            return value
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+def same(a: str, b: str) -> bool:
+    try:
+        return bool(_normal(_load(a)) == _normal(_load(b)))
+    except json.JSONDecodeError:
+        return False
+
+
+def render(path: Path) -> str:
+    text = path.read_text()
+    try:
+        rendered = string.Template(text).substitute(os.environ)
+    except KeyError as error:
+        raise SystemExit(f"{path}: ${{{error.args[0]}}} is not set") from None
+    if path.suffix == ".json":
+        return json.dumps(json.loads(rendered), separators=(",", ":"))
+    return rendered
+
+
+def diff_attrs(current: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in want.items() if _normal(current.get(k)) != _normal(v)}
+
+
+def merge_rules(current: list[dict[str, Any]], want: list[dict[str, Any]]) -> dict[str, Any]:
+    ours = {rule["ID"] for rule in want}
+    return {"Rules": [r for r in current if r.get("ID") not in ours] + want}
+
+
+def _flatten(permissions: list[dict[str, Any]]) -> set[tuple[str, int, int, str, str]]:
+    rules = set()
+    for p in permissions:
+        head = (str(p.get("IpProtocol")), int(p.get("FromPort", -1)), int(p.get("ToPort", -1)))
+        for r in p.get("IpRanges", []):
+            rules.add((*head, "cidr", r["CidrIp"]))
+        for r in p.get("Ipv6Ranges", []):
+            rules.add((*head, "cidr6", r["CidrIpv6"]))
+        for r in p.get("UserIdGroupPairs", []):
+            rules.add((*head, "group", r["GroupId"]))
+    return rules
+
+
+def _permission(rule: tuple[str, int, int, str, str]) -> dict[str, Any]:
+    protocol, start, end, kind, source = rule
+    key, item = {
+        "cidr": ("IpRanges", {"CidrIp": source}),
+        "cidr6": ("Ipv6Ranges", {"CidrIpv6": source}),
+        "group": ("UserIdGroupPairs", {"GroupId": source}),
+    }[kind]
+    return {"IpProtocol": protocol, "FromPort": start, "ToPort": end, key: [item]}
+
+
+def ingress_diff(current: list[dict[str, Any]], want: list[dict[str, Any]]) -> dict[str, Any]:
+    have, need = _flatten(current), _flatten(want)
+    return {
+        "authorize": [_permission(r) for r in sorted(need - have)],
+        "revoke": [_permission(r) for r in sorted(have - need)],
+    }
+
+
+def statements_without_scope(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    bad = []
+    for statement in policy.get("Statement", []):
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        if "*" in resources and not str(statement.get("Sid", "")).endswith("AnyResource"):
+            bad.append(statement)
+    return bad
+
+
+def statement_source(policy: dict[str, Any], sid: str) -> str:
+    for statement in policy.get("Statement", []):
+        if statement.get("Sid") == sid:
+            conditions = statement.get("Condition", {}).get("ArnLike", {})
+            return str(conditions.get("AWS:SourceArn", conditions.get("aws:SourceArn", "")))
+    return ""
+
+
+def _dump(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, separators=(",", ":")) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    command, *args = argv
+    if command == "same":
+        return 0 if same(args[0], args[1]) else 1
+    if command == "object":
+        _dump(dict(arg.split("=", 1) for arg in args))
+    elif command == "render":
+        sys.stdout.write(render(Path(args[0])) + "\n")
+    elif command == "diff-attrs":
+        _dump(diff_attrs(_load(args[0]) or {}, _load(args[1])))
+    elif command == "merge-rules":
+        _dump(merge_rules(_load(args[0]) or [], _load(args[1])))
+    elif command == "with-key":
+        _dump({**(_load(args[0]) or {}), args[1]: _load(args[2])})
+    elif command == "pick":
+        value = (_load(args[0]) or {}).get(args[1])
+        sys.stdout.write((value if isinstance(value, str) else json.dumps(value)) + "\n")
+    elif command == "without":
+        _dump({k: v for k, v in (_load(args[0]) or {}).items() if k not in args[1:]})
+    elif command == "select":
+        items = [i for i in _load(args[0]) or [] if str(i.get(args[1])) == args[2]]
+        value = items[0].get(args[3]) if items else ""
+        sys.stdout.write((value if isinstance(value, str) else json.dumps(value)) + "\n")
+    elif command == "extra-ids":
+        wanted = {item["Id"] for item in _load(args[1]) or []}
+        extra = [item["Id"] for item in _load(args[0]) or [] if item["Id"] not in wanted]
+        sys.stdout.write(" ".join(extra) + "\n")
+    elif command == "statement-source":
+        sys.stdout.write(statement_source(_load(args[0]) or {}, args[1]) + "\n")
+    elif command == "ingress-diff":
+        _dump(ingress_diff(_load(args[0]) or [], _load(args[1])))
+    elif command == "statements-without-scope":
+        _dump(statements_without_scope(_load(args[0])))
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

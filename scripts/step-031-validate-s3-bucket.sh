@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# step-031-validate-s3-bucket.sh: check the bucket(s) of step-030: public access blocked,
+# default encryption, EventBridge notifications on, the lifecycle rules.
+#
+# Usage: scripts/step-031-validate-s3-bucket.sh [--help]
+#
+# Inputs:  config.env
+# Creates: nothing
+# IAM actions: s3:ListBucket (HeadBucket), s3:GetBucketPublicAccessBlock,
+#   s3:GetEncryptionConfiguration, s3:GetBucketNotification, s3:GetLifecycleConfiguration
+set -o errexit -o nounset -o pipefail
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+main() {
+  while (($#)); do
+    common_flag "$1"
+    shift
+  done
+  load_config
+  CHECK_ONLY=1
+  s3_resources
+  finish_check
+}
+
+main "$@"

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# step-999-destroy-all-resources.sh: delete everything the steps created for PROJECT_NAME,
+# and nothing else.
+#
+# Usage: scripts/step-999-destroy-all-resources.sh [--yes] [--keep-buckets] [--dry-run] [--help]
+#
+# Asks first unless --yes is given. Deletes, in this order, what it finds by name
+# ($PROJECT_NAME-...) or by the tags Project=$PROJECT_NAME and
+# ManagedBy=transcription-router-scripts: the EventBridge rules (targets first); the router
+# and scheduler Lambdas and their log groups; the GPU server and worker instances
+# (terminated); the VPC endpoints and security groups; the SSM parameters; the ECR
+# repositories with their images; the bucket(s) — only those step-030 created (tagged), with
+# every object in them, unless --keep-buckets; the queues; the roles, their inline policies
+# and the instance profiles. Then it clears the values the steps recorded in config.env.
+# Resources already gone are skipped, so it can be run again. Security groups are retried
+# while AWS releases the router's network interfaces (up to DESTROY_WAIT_SECONDS).
+#
+# Inputs:  config.env
+# Deletes: the resources above
+# IAM actions: events:ListTargetsByRule, events:RemoveTargets, events:DeleteRule,
+#   lambda:DeleteFunction, logs:DeleteLogGroup, ec2:DescribeInstances, ec2:TerminateInstances,
+#   ec2:DescribeVpcEndpoints, ec2:DeleteVpcEndpoints, ec2:DescribeSecurityGroups,
+#   ec2:DeleteSecurityGroup, ssm:DeleteParameter, ecr:DeleteRepository, s3:ListBucket,
+#   s3:GetBucketTagging, s3:DeleteObject, s3:DeleteBucket, sqs:GetQueueUrl, sqs:DeleteQueue,
+#   iam:DeleteRolePolicy, iam:RemoveRoleFromInstanceProfile, iam:DeleteInstanceProfile,
+#   iam:DeleteRole, sts:GetCallerIdentity
+set -o errexit -o nounset -o pipefail
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+# The values the steps record in config.env.
+RECORDED=(QUEUE_URL DLQ_URL EVENTS_QUEUE_URL SERVER_URL ROUTER_ROLE_ARN SCHEDULER_ROLE_ARN
+  SERVER_REPOSITORY_URI WORKER_REPOSITORY_URI ROUTER_SECURITY_GROUP_ID SERVER_SECURITY_GROUP_ID
+  WORKER_SECURITY_GROUP_ID ROUTER_FUNCTION_ARN SCHEDULER_FUNCTION_ARN)
+OURS=() # the filters that find the project's tagged EC2 resources (set once config is loaded)
+
+delete_rule() {
+  local rule=$1
+  if aws_lookup ResourceNotFoundException events list-targets-by-rule --rule "$rule" \
+    --query 'Targets[].Id' --output text; then
+    if [[ -n $AWS_OUT ]]; then
+      # shellcheck disable=SC2086 # target ids: tab-separated words, split on purpose
+      aws_do events remove-targets --rule "$rule" --ids $AWS_OUT
+    fi
+  fi
+  aws_delete "rule $rule" ResourceNotFoundException events delete-rule --name "$rule"
+}
+
+delete_function() {
+  aws_delete "function $1" ResourceNotFoundException lambda delete-function --function-name "$1"
+  aws_delete "log group /aws/lambda/$1" ResourceNotFoundException logs delete-log-group \
+    --log-group-name "/aws/lambda/$1"
+}
+
+delete_instances() {
+  aws_read ec2 describe-instances --filters "${OURS[@]}" \
+    Name=instance-state-name,Values=pending,running,stopping,stopped,shutting-down \
+    --query 'Reservations[].Instances[].InstanceId' --output text
+  local ids
+  read -r -a ids <<<"${AWS_OUT//$'\t'/ }"
+  if ((${#ids[@]} == 0)); then
+    unchanged "no instances of $PROJECT_NAME"
+    return 0
+  fi
+  aws_do ec2 terminate-instances --instance-ids "${ids[@]}"
+  aws_do ec2 wait instance-terminated --instance-ids "${ids[@]}"
+  changed "terminated instances ${ids[*]}"
+}
+
+delete_network() {
+  local ids id name
+  # shellcheck disable=SC2016 # backticks: JMESPath literals
+  aws_read ec2 describe-vpc-endpoints --filters "${OURS[@]}" \
+    --query 'VpcEndpoints[?State!=`deleted` && State!=`deleting`].VpcEndpointId' --output text
+  read -r -a ids <<<"${AWS_OUT//$'\t'/ }"
+  if ((${#ids[@]} > 0)); then
+    aws_do ec2 delete-vpc-endpoints --vpc-endpoint-ids "${ids[@]}"
+    changed "deleted VPC endpoints ${ids[*]}"
+  fi
+  # The groups that others refer to go last.
+  for name in "$SERVER_NAME" "$ENDPOINTS_NAME" "$WORKER_NAME" "$ROUTER_NAME"; do
+    aws_read ec2 describe-security-groups --filters "${OURS[@]}" "Name=group-name,Values=$name" \
+      --query 'SecurityGroups[].GroupId' --output text
+    for id in $AWS_OUT; do
+      # AWS releases a deleted Lambda's network interfaces after a while.
+      RETRY_ON=DependencyViolation RETRY_FOR=$DESTROY_WAIT_SECONDS \
+        aws_delete "security group $name ($id)" InvalidGroup.NotFound ec2 delete-security-group --group-id "$id"
+    done
+  done
+}
+
+delete_bucket() {
+  local bucket=$1
+  if ! aws_lookup "404,NoSuchBucket" s3api head-bucket --bucket "$bucket"; then
+    unchanged "bucket $bucket is already gone"
+  elif ! bucket_created_by_steps "$bucket"; then
+    log_info "kept bucket $bucket: it existed before step-030 (no ManagedBy tag)"
+  elif [[ $KEEP_BUCKETS == true ]]; then
+    log_info "kept bucket $bucket (--keep-buckets)"
+  else
+    aws_do s3 rb "s3://$bucket" --force
+    changed "deleted bucket $bucket and its objects"
+  fi
+}
+
+delete_queue() {
+  if aws_lookup "$QUEUE_NOT_FOUND" sqs get-queue-url --queue-name "$1" --query QueueUrl --output text; then
+    aws_delete "queue $1" "$QUEUE_NOT_FOUND" sqs delete-queue --queue-url "$AWS_OUT"
+  else
+    unchanged "queue $1 is already gone"
+  fi
+}
+
+# delete_role NAME POLICY [INSTANCE_PROFILE]
+delete_role() {
+  local role=$1 policy=$2 profile=${3:-}
+  aws_delete "policy $policy of role $role" NoSuchEntity iam delete-role-policy --role-name "$role" --policy-name "$policy"
+  if [[ -n $profile ]]; then
+    aws_delete "role $role from instance profile $profile" NoSuchEntity iam remove-role-from-instance-profile \
+      --instance-profile-name "$profile" --role-name "$role"
+    aws_delete "instance profile $profile" NoSuchEntity iam delete-instance-profile --instance-profile-name "$profile"
+  fi
+  aws_delete "role $role" NoSuchEntity iam delete-role --role-name "$role"
+}
+
+main() {
+  local bucket name buckets=()
+  KEEP_BUCKETS=false
+  while (($#)); do
+    case $1 in
+      --yes | -y) export ASSUME_YES=1 ;;
+      --keep-buckets) KEEP_BUCKETS=true ;;
+      *) common_flag "$1" ;;
+    esac
+    shift
+  done
+  load_config
+  load_account_id
+  OURS=("Name=tag:Project,Values=$PROJECT_NAME" "Name=tag:ManagedBy,Values=transcription-router-scripts")
+  buckets=("$AUDIO_BUCKET")
+  if [[ $OUTPUT_BUCKET != "$AUDIO_BUCKET" ]]; then
+    buckets+=("$OUTPUT_BUCKET")
+  fi
+  log_info "this deletes every resource of project $PROJECT_NAME in $AWS_REGION (account $ACCOUNT_ID${AWS_ENDPOINT_URL:+, endpoint $AWS_ENDPOINT_URL}): rules, Lambdas, GPU instances, security groups, VPC endpoints, SSM parameters, ECR repositories and images, queues and their messages, roles"
+  if [[ $KEEP_BUCKETS == false ]]; then
+    log_info "and the bucket(s) ${buckets[*]} with ALL their objects, if step-030 created them"
+  fi
+  confirm "Delete all resources of $PROJECT_NAME?" || die "nothing deleted"
+
+  delete_rule "$TRIGGER_RULE_NAME"
+  delete_rule "$SCHEDULE_RULE_NAME"
+  delete_function "$ROUTER_NAME"
+  delete_function "$SCHEDULER_NAME"
+  delete_instances
+  delete_network
+  aws_delete "parameter $SERVER_URL_PARAMETER" ParameterNotFound ssm delete-parameter --name "$SERVER_URL_PARAMETER"
+  aws_delete "parameter $API_KEYS_PARAMETER" ParameterNotFound ssm delete-parameter --name "$API_KEYS_PARAMETER"
+  for name in "$SERVER_REPOSITORY_NAME" "$WORKER_REPOSITORY_NAME"; do
+    aws_delete "repository $name" RepositoryNotFoundException ecr delete-repository --repository-name "$name" --force
+  done
+  for bucket in "${buckets[@]}"; do
+    delete_bucket "$bucket"
+  done
+  delete_queue "$JOBS_QUEUE_NAME"
+  delete_queue "$DLQ_NAME"
+  delete_queue "$EVENTS_QUEUE_NAME"
+  delete_role "$ROUTER_NAME" router
+  delete_role "$SCHEDULER_NAME" scheduler
+  delete_role "$SERVER_NAME" server "$SERVER_NAME"
+  delete_role "$WORKER_NAME" worker "$WORKER_NAME"
+  for name in "${RECORDED[@]}"; do
+    if [[ -n ${!name:-} ]]; then
+      set_config "$name" ""
+    fi
+  done
+  log_info "done"
+}
+
+main "$@"
