@@ -36,6 +36,10 @@ def create_app(
     s3: Any = None,
     engine_loader: Callable[[EngineSettings], Engine] = load_engine,
 ) -> FastAPI:
+    """The app; ``keys`` and ``s3`` default to what ``settings`` say (SSM is read at start).
+
+    Also ``uvicorn --factory fastapi_server.main:create_app`` (settings from the environment).
+    """
     settings = settings or load(ServerSettings)
     state = ServerState.build(settings, s3 or make_client("s3", settings.aws))
     state.keys = keys
@@ -63,7 +67,7 @@ def create_app(
 async def _load_engine(state: ServerState, loader: Callable[[EngineSettings], Engine]) -> None:
     try:
         state.engine = await asyncio.to_thread(loader, state.settings.engine)
-    except Exception:
+    except Exception:  # whatever the engine raises, /health must say so: logged in full
         state.status = "failed"
         log.exception("the engine failed to load; /health answers 503")
         return

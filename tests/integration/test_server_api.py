@@ -413,7 +413,7 @@ def test_openai_client_transcribes_in_every_format(
     openai_client: openai.OpenAI,
     samples: dict[str, Path],
     sample_scripts: dict[str, str],
-    response_format: str,
+    response_format: Any,
 ) -> None:
     extra: dict[str, Any] = {}
     if response_format == "verbose_json":

@@ -77,7 +77,7 @@ def limited(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def health(server: Server) -> dict[str, Any]:
-    return httpx.get(f"{server.url}/health").json()  # type: ignore[no-any-return]
+    return httpx.get(f"{server.url}/health").json()
 
 
 def test_a_key_from_the_ssm_parameter_is_accepted(limited: Limited) -> None:

@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from fastapi_server.settings import ServerSettings
 from tests.support.processes import free_port, running
 from transcription.aws import make_client
-from transcription.settings import AwsSettings
+from transcription.settings import AwsSettings, EngineSettings, StorageSettings
 
 REGION = "us-east-1"
 AWS_ENV = {
@@ -48,6 +49,15 @@ class Server:
 
     def log_lines(self) -> list[str]:
         return self.log_path.read_text(errors="replace").splitlines()
+
+
+def in_process_settings() -> ServerSettings:
+    """Settings for an app built in this process (tests pass their own keys and S3 client)."""
+    return ServerSettings(
+        storage=StorageSettings(audio_bucket="audio"),
+        engine=EngineSettings(),
+        aws=AwsSettings(aws_region=REGION),
+    )
 
 
 def new_key() -> str:

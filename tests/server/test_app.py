@@ -9,19 +9,11 @@ from fastapi.testclient import TestClient
 
 from fastapi_server.auth import KeyRing
 from fastapi_server.main import create_app
-from fastapi_server.settings import ServerSettings
+from tests.server.harness import in_process_settings
 from transcription.engines import Engine
-from transcription.settings import AwsSettings, EngineSettings, StorageSettings
+from transcription.settings import EngineSettings
 
 KEY = "in-process-key-0123456789"
-
-
-def make_settings() -> ServerSettings:
-    return ServerSettings(
-        storage=StorageSettings(audio_bucket="audio"),
-        engine=EngineSettings(),
-        aws=AwsSettings(aws_region="us-east-1"),
-    )
 
 
 def test_health_is_503_until_the_model_is_loaded_then_200(engine: Any) -> None:
@@ -29,9 +21,11 @@ def test_health_is_503_until_the_model_is_loaded_then_200(engine: Any) -> None:
 
     def slow_loader(_: EngineSettings) -> Engine:
         loaded.wait(10)
-        return engine  # type: ignore[no-any-return]
+        return engine
 
-    app = create_app(make_settings(), keys=KeyRing([KEY]), s3=object(), engine_loader=slow_loader)
+    app = create_app(
+        in_process_settings(), keys=KeyRing([KEY]), s3=object(), engine_loader=slow_loader
+    )
     with TestClient(app) as client:
         loading = client.get("/health")
         assert loading.status_code == 503
@@ -55,7 +49,9 @@ def test_a_model_that_fails_to_load_is_reported_by_health() -> None:
     def broken_loader(_: EngineSettings) -> Engine:
         raise RuntimeError("no such model")
 
-    app = create_app(make_settings(), keys=KeyRing([KEY]), s3=object(), engine_loader=broken_loader)
+    app = create_app(
+        in_process_settings(), keys=KeyRing([KEY]), s3=object(), engine_loader=broken_loader
+    )
     with TestClient(app) as client:
         for _ in range(100):
             if client.get("/health").json()["status"] == "failed":

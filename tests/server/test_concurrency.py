@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -12,7 +13,7 @@ from fastapi_server.concurrency import Slots
 from fastapi_server.exceptions import ServerBusy
 
 
-def blocker() -> tuple[threading.Event, object]:
+def blocker() -> tuple[threading.Event, Callable[[], str]]:
     release = threading.Event()
 
     def work() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -15,7 +16,7 @@ def test_callers_for_one_key_share_one_run_and_other_keys_run_apart() -> None:
         gate = asyncio.Event()
         in_flight: InFlight[str] = InFlight()
 
-        def start(key: str):  # type: ignore[no-untyped-def]
+        def start(key: str) -> Callable[[], Awaitable[str]]:
             async def run() -> str:
                 runs.append(key)
                 await gate.wait()

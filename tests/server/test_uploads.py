@@ -14,7 +14,7 @@ from fastapi_server.api.forms import parse_form
 from fastapi_server.api.schemas import OpenAIForm
 from fastapi_server.state import ServerState
 from fastapi_server.uploads import Upload, receive_upload
-from tests.server.test_app import make_settings
+from tests.server.harness import in_process_settings
 
 LIMIT = 1000
 seen: dict[str, Any] = {}
@@ -22,7 +22,7 @@ seen: dict[str, Any] = {}
 
 def make_app() -> FastAPI:
     app = FastAPI()
-    app.state.server = ServerState.build(make_settings(), s3=object())
+    app.state.server = ServerState.build(in_process_settings(), s3=object())
     errors.install(app)
 
     @app.post("/up")
