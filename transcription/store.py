@@ -24,7 +24,10 @@ from transcription.exceptions import StorageUnavailable, TranscriptExists
 from transcription.layout import Layout, error_key_for, normalize_etag
 from transcription.transcript import Transcript, utc_now
 
-__all__ = ["StoredObject", "TranscriptStore", "is_not_found"]
+__all__ = ["ERROR_RECORD_TAGGING", "StoredObject", "TranscriptStore", "is_not_found"]
+
+# Error records carry this S3 object tag; a lifecycle rule expires them.
+ERROR_RECORD_TAGGING = "record=error"
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,10 @@ class TranscriptStore:
         """Write the permanent-failure record next to where the transcript would be."""
         key = error_key_for(output_key)
         record = {"error": error, "detail": detail, "source": source, "at": utc_now()}
-        self._put(key, json.dumps(record, ensure_ascii=False), "application/json")
+        # The tag lets the bucket's lifecycle rule (scripts/lib/s3.sh) expire old records.
+        self._put(
+            key, json.dumps(record, ensure_ascii=False), "application/json", ERROR_RECORD_TAGGING
+        )
         return key
 
     def _save_sidecars(
@@ -145,10 +151,11 @@ class TranscriptStore:
         except ClientError as error:
             log.warning("could not remove stale error record for %s: %s", output_key, error)
 
-    def _put(self, key: str, body: str, content_type: str) -> None:
+    def _put(self, key: str, body: str, content_type: str, tagging: str | None = None) -> None:
+        extra = {"Tagging": tagging} if tagging else {}
         try:
             self.s3.put_object(
-                Bucket=self.bucket, Key=key, Body=body.encode(), ContentType=content_type
+                Bucket=self.bucket, Key=key, Body=body.encode(), ContentType=content_type, **extra
             )
         except ClientError as error:
             raise _translate(error) from error
