@@ -87,9 +87,6 @@ class Worker:
         )
         self._recent: OrderedDict[tuple[str, str, str], None] = OrderedDict()
 
-    def stop(self) -> None:
-        self.shutdown.request()
-
     # --- the run -------------------------------------------------------------------------
     def run(self, limits: RunLimits | None = None) -> RunSummary:
         limits = limits or RunLimits()
@@ -121,8 +118,8 @@ class Worker:
         prefetcher.start()
         compute.start()
         try:
-            finished = self._wait_for(lambda t: _joined(compute, t), uploader.wait, prefetcher.join)
-            returned = 0 if finished else self.jobs.release_all()
+            self._wait_for(lambda t: _joined(compute, t), uploader.wait, prefetcher.join)
+            returned = self.jobs.release_all()  # none unless the grace period ran out
         finally:
             self.heartbeat.stop()
             uploader.close()
@@ -135,19 +132,20 @@ class Worker:
         log.info("worker stopped", extra={"fields": {"summary": summary.__dict__}})
         return summary
 
-    def _wait_for(self, *steps: Callable[[float], bool]) -> bool:
+    def _wait_for(self, *steps: Callable[[float], bool]) -> None:
         """Wait for each step in turn; after a stop request, only until the grace ends."""
         for step in steps:
             while not step(_POLL):
                 if self.shutdown.expired():
                     log.warning("the grace period ran out; returning held jobs to the queue")
-                    return False
-        return True
+                    return
 
     def _compute(self, prefetcher: Prefetcher, uploader: Uploader) -> None:
         while (prepared := prefetcher.ready.get()) is not None:
             try:
                 self._compute_one(prepared, uploader)
+            except Exception as error:  # noqa: BLE001 - a bug must not stop the loop
+                self.failures.handle(prepared.message, prepared.job, error)  # → retried
             finally:
                 prefetcher.job_done()
 

@@ -74,10 +74,6 @@ class Received:
             attributes=message.get("MessageAttributes") or {},
         )
 
-    def attribute(self, name: str) -> str | None:
-        value = self.attributes.get(name) or {}
-        return value.get("StringValue")
-
 
 def receive_retrying() -> Retrying:
     """Bounded, jittered retries of ReceiveMessage while SQS is unreachable or throttling."""

@@ -121,6 +121,8 @@ class JobMetrics:
         transcript: Transcript | None = None,
         error: str | None = None,
     ) -> dict[str, Any]:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
         fields = job_fields(message, outcome, job, transcript, error)
         with self._lock:
             self._counts[outcome] += 1

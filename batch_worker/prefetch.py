@@ -3,7 +3,8 @@
 :class:`Prefetcher` receives messages and prepares them (download + decode) on its own
 thread, keeping at most ``PREFETCH`` prepared jobs waiting besides the one the engine is
 on: it takes a *slot* per message and the compute thread gives the slot back when it has
-finished transcribing. ``PREFETCH=0`` is strictly one job at a time.
+finished transcribing. With ``PREFETCH=0`` the next message is received only once the
+engine is done with the current one.
 
 :class:`Uploader` runs the uploads (transcript, sidecars, message delete) on one thread of
 its own, in order, so the engine starts the next job at once.

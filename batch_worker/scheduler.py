@@ -47,7 +47,8 @@ class ScalingDecision:
     in_flight: int
     backlog: int
     desired: int
-    active: list[str]  # pending or running workers, counted toward desired
+    active: list[str]  # pending or running workers, counted toward desired (looked up
+    # only when desired > 0: with no backlog there is nothing to decide)
     started: list[str]
 
 
