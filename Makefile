@@ -48,5 +48,10 @@ lambda-zip: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) bench/bench_engine.py
 
+# The batch worker against its engine alone and against raw SQS, on its own moto server.
+.PHONY: bench-worker
+bench-worker: $(INSTALLED)
+	$(PY) bench/bench_worker.py
+
 clean:
 	rm -rf $(VENV) .local dist build .pytest_cache .mypy_cache .ruff_cache
