@@ -395,11 +395,25 @@ def test_every_endpoint_but_health_needs_a_valid_key(
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_refusals_are_counted_by_reason(stack: Stack) -> None:
-    name = "transcription_server_rejections_total"
-    before = metric(stack.metrics(), name, reason="unauthorized")
-    httpx.get(f"{stack.server.url}/v1/models")
-    assert metric(stack.metrics(), name, reason="unauthorized") == before + 1
+def test_metrics_count_requests_by_route_and_status_latency_load_and_refusals(stack: Stack) -> None:
+    def counts() -> tuple[float, float, float]:
+        text = stack.metrics()
+        return (
+            metric(text, "transcription_server_requests_total", route="/v1/models", status="401"),
+            metric(text, "transcription_server_request_duration_seconds_count", route="/v1/models"),
+            metric(text, "transcription_server_rejections_total", reason="unauthorized"),
+        )
+
+    before = counts()
+    assert httpx.get(f"{stack.server.url}/v1/models").status_code == 401
+    deadline = time.monotonic() + 10  # a request is counted just after its answer is sent
+    while counts()[:2] != (before[0] + 1, before[1] + 1) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
+    text = stack.metrics()
+    assert metric(text, "transcription_server_capacity") == CONCURRENCY
+    for gauge in ("transcription_server_in_flight", "transcription_server_pending"):
+        assert f"\n{gauge} " in text
 
 
 # --- OpenAI compatibility -------------------------------------------------------------------
@@ -499,11 +513,16 @@ def test_log_lines_are_json_and_carry_the_request_id(
         "/transcribe-s3", json={"s3_input_path": uri}, headers={"X-Request-ID": "log-check-1"}
     )
     assert response.status_code == 200
-    time.sleep(0.2)
-    lines = [json.loads(line) for line in stack.server.log_lines() if line.startswith("{")]
-    mine = [line for line in lines if line.get("request_id") == "log-check-1"]
-    loggers = {line["logger"] for line in mine}
-    assert {"fastapi_server.access", "transcription.service"} <= loggers, mine
+    expected = {"fastapi_server.access", "transcription.service"}
+    deadline = time.monotonic() + 10  # the access line is written just after the answer
+    while True:
+        lines = [json.loads(line) for line in stack.server.log_lines() if line.startswith("{")]
+        mine = [line for line in lines if line.get("request_id") == "log-check-1"]
+        loggers = {line["logger"] for line in mine}
+        if expected <= loggers or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert expected <= loggers, mine
     assert all(line["service"] == "fastapi-server" for line in mine)
     assert any(line.get("s3_key") == "audio/logged/one.wav" for line in mine)
 
