@@ -22,7 +22,10 @@ def main() -> int:
     configure("fastapi-server")
     try:
         settings = load(ServerSettings)
-        configure("fastapi-server", level=settings.log_level.upper())
+        level = settings.log_level.upper()
+        if not isinstance(logging.getLevelName(level), int):
+            raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a log level")
+        configure("fastapi-server", level=level)
         keys = load_keys(settings, lambda: make_client("ssm", settings.aws))
         app = create_app(settings, keys=keys)
     except SettingsError as error:
