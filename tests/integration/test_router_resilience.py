@@ -92,7 +92,7 @@ def test_with_a_3_s_deadline_and_a_hanging_server_the_event_is_queued_in_time(
     kit: RouterKit,
 ) -> None:
     kit.server.set_mode("slow", delay=60)  # /health answers, /transcribe-s3 hangs
-    router = kit.router(direct_timeout_seconds=120, enqueue_reserve_ms=1000)
+    router = kit.router(direct_timeout_seconds=120, enqueue_reserve_ms=1500)
     started = time.monotonic()
     result = send(kit, router, seconds=3.0)
     elapsed = time.monotonic() - started
@@ -143,11 +143,11 @@ def test_flapping_server_opens_the_breaker_which_half_opens_and_recovers(kit: Ro
 
 
 def test_a_failed_probe_reopens_the_breaker(kit: RouterKit) -> None:
-    router = kit.router(breaker_failures=1, breaker_cooldown_seconds=0.5)
+    router = kit.router(breaker_failures=1, breaker_cooldown_seconds=1.0)
     kit.server.set_mode("down")
     assert send(kit, router, "audio/probe/a.wav")["reason"] == "server_down"
     assert router.breaker.state is BreakerState.OPEN
-    time.sleep(0.6)
+    time.sleep(1.1)
     assert send(kit, router, "audio/probe/b.wav")["route"] == "queued"  # the probe failed
     assert router.breaker.state is BreakerState.OPEN
     kit.server.set_mode("healthy")
@@ -168,13 +168,13 @@ def test_failing_direct_calls_open_the_breaker_and_stop_the_retries(kit: RouterK
 
 
 def test_concurrent_events_while_half_open_send_one_probe(kit: RouterKit) -> None:
-    router = kit.router(breaker_failures=1, breaker_cooldown_seconds=0.3)
+    router = kit.router(breaker_failures=1, breaker_cooldown_seconds=1.0)
     kit.server.set_mode("down")
     send(kit, router, "audio/half/first.wav")
     keys = [f"audio/half/{i}.wav" for i in range(4)]
     events = [kit.event(k, *kit.upload(k)) for k in keys]
     kit.server.set_mode("healthy", health_delay=0.5)  # the probe takes a while to answer
-    time.sleep(0.35)
+    time.sleep(1.1)
     results: list[dict[str, Any]] = []
     threads = [
         threading.Thread(target=lambda e=e: results.extend(handle(router, e, context())))

@@ -51,8 +51,8 @@ class RouterClients:
         with pytest.MonkeyPatch.context() as patch:
             for name, value in env.items():
                 patch.setenv(name, value)
-            clients = [calls.watch(make_client(s, aws)) for s in ("s3", "sqs", "ssm")]
-        return cls(*clients, calls=calls)
+            s3, sqs, ssm = (calls.watch(make_client(s, aws)) for s in ("s3", "sqs", "ssm"))
+        return cls(s3=s3, sqs=sqs, ssm=ssm, calls=calls)
 
 
 @dataclass
@@ -110,7 +110,7 @@ class RouterKit:
 
     def jobs(self) -> list[tuple[Job, dict[str, Any]]]:
         """Every job on the queue (received and left in flight), with its message attributes."""
-        jobs = []
+        jobs: list[tuple[Job, dict[str, Any]]] = []
         while True:
             response = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
