@@ -4,7 +4,7 @@ Four threads share the work of every job:
 
 - *prefetch* receives messages and prepares them (see :mod:`.prefetch`);
 - *compute* takes prepared jobs in order and runs the engine;
-- *upload* writes the transcripts and deletes the messages;
+- *upload* (a few threads) writes the transcripts and deletes the messages;
 - *heartbeat* keeps every held message invisible to other workers (see :mod:`.heartbeat`).
 
 The calling thread only supervises: it returns when the run ends by itself
@@ -12,7 +12,8 @@ The calling thread only supervises: it returns when the run ends by itself
 is done or the grace period has run out (see :mod:`.shutdown`).
 
 A job this worker has just transcribed is not transcribed again when a duplicate message
-for it comes along: the duplicate waits for the first copy's upload and is then deleted.
+for it comes along: the duplicate waits for the first copy's upload and is then deleted
+(or retried later, if that upload failed).
 Duplicates that reach different workers are settled by the store's conditional writes.
 """
 
@@ -22,6 +23,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +87,8 @@ class Worker:
             self.metrics,
             settings.engine.max_audio_seconds,
         )
-        self._recent: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        # Jobs transcribed lately (identity → their upload), for the duplicate check.
+        self._recent: OrderedDict[tuple[str, str, str], Future[None]] = OrderedDict()
 
     # --- the run -------------------------------------------------------------------------
     def run(self, limits: RunLimits | None = None) -> RunSummary:
@@ -154,19 +157,25 @@ class Worker:
             self._release(prepared.message, prepared.job)
             return
         identity = prepared.identity
-        if identity in self._recent:
-            uploader.submit(self.processor.confirm_duplicate, prepared)
+        first = self._recent.get(identity)
+        if first is not None:
+            uploader.submit(self._confirm_after, first, prepared)
             return
         transcribed = self.processor.transcribe(prepared)
         if transcribed is None:
             return
-        self._remember(identity)
-        uploader.submit(self.processor.publish, transcribed)
-
-    def _remember(self, identity: tuple[str, str, str]) -> None:
-        self._recent[identity] = None
+        self._recent[identity] = uploader.submit(self.processor.publish, transcribed)
         while len(self._recent) > RECENT_JOBS:
             self._recent.popitem(last=False)
+
+    def _confirm_after(self, first: Future[None], duplicate: Prepared) -> None:
+        """Upload thread: wait for the first copy's upload, then settle the duplicate.
+
+        Upload tasks start in submission order, so the first copy's upload is running or
+        done by now: this never waits on a task that has not started.
+        """
+        wait([first])
+        self.processor.confirm_duplicate(duplicate)
 
     def _release(self, message: Received, job: Job | None = None) -> None:
         """Shutdown: a job not started goes back to the queue at once."""

@@ -6,8 +6,9 @@ on: it takes a *slot* per message and the compute thread gives the slot back whe
 finished transcribing. With ``PREFETCH=0`` the next message is received only once the
 engine is done with the current one.
 
-:class:`Uploader` runs the uploads (transcript, sidecars, message delete) on one thread of
-its own, in order, so the engine starts the next job at once.
+:class:`Uploader` runs the uploads (transcript, sidecars, message delete) on a few threads
+of its own, so the engine starts the next job at once and short jobs are not held up by the
+seven S3 and SQS round trips of each upload.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = ["MAX_RECEIVE", "Prefetcher", "RunLimits", "Uploader"]
 log = logging.getLogger(__name__)
 
 MAX_RECEIVE = 10  # SQS's limit per ReceiveMessage
+UPLOAD_THREADS = 4
 _POLL = 0.2  # how often a blocked thread looks whether it should stop
 
 
@@ -153,16 +155,19 @@ class Prefetcher:
 
 
 class Uploader:
-    def __init__(self) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="upload")
+    """Runs upload tasks; tasks start in the order they were submitted."""
+
+    def __init__(self, threads: int = UPLOAD_THREADS) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="upload")
         self._pending: set[concurrent.futures.Future[None]] = set()
         self._lock = threading.Lock()
 
-    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+    def submit(self, fn: Callable[..., None], *args: Any) -> concurrent.futures.Future[None]:
         future = self._executor.submit(fn, *args)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._done)
+        return future
 
     def _done(self, future: concurrent.futures.Future[None]) -> None:
         with self._lock:

@@ -4,7 +4,7 @@
    (skip if current), download the audio conditionally on the job's ETag, decode it.
 2. :meth:`JobProcessor.transcribe` (compute thread): run the engine; the transcript gets
    route ``batch``, its source, and ``timings.queued_at`` from the job's ``enqueued_at``.
-3. :meth:`JobProcessor.publish` (upload thread): write the transcript and sidecars with the
+3. :meth:`JobProcessor.publish` (upload threads): write the transcript and sidecars with the
    store's conditional semantics, then delete the message.
 
 A stage that fails hands the message to :class:`~batch_worker.failures.FailureHandler`.
@@ -160,7 +160,7 @@ class JobProcessor:
         )
         return Transcribed(prepared, transcript)
 
-    # --- 3. upload thread --------------------------------------------------------------
+    # --- 3. upload threads ------------------------------------------------------------
     def publish(self, done: Transcribed) -> None:
         message, job = done.prepared.message, done.prepared.job
         with self._job_context(message, job):
@@ -185,7 +185,7 @@ class JobProcessor:
     def confirm_duplicate(self, prepared: Prepared) -> None:
         """A second message for work this worker just did: delete it once that is stored.
 
-        Runs on the upload thread after the first copy's upload, so the transcript is
+        Runs on an upload thread after the first copy's upload, so the transcript is
         there unless that upload failed; then this copy is retried later like any other.
         """
         message, job = prepared.message, prepared.job
