@@ -160,7 +160,7 @@ class JobProcessor:
         )
         return Transcribed(prepared, transcript)
 
-    # --- 3. upload threads ------------------------------------------------------------
+    # --- 3. upload threads -------------------------------------------------------------
     def publish(self, done: Transcribed) -> None:
         message, job = done.prepared.message, done.prepared.job
         with self._job_context(message, job):
