@@ -25,6 +25,7 @@ from batch_worker.messages import (
 from batch_worker.metrics import emf, job_fields
 from batch_worker.process import parse_job
 from batch_worker.settings import WorkerSettings, default_visibility_timeout
+from tests.unit.test_light_imports import heavy_modules_after_import
 from transcription import exceptions as errors
 from transcription.aws import make_client
 from transcription.job import Job
@@ -254,3 +255,10 @@ def test_command_line() -> None:
     for bad in (["--max-jobs", "0"], ["--exit-when-idle", "-1"], ["redrive", "--max", "0"]):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
+
+
+# --- the scheduler Lambda stays light ------------------------------------------------------
+@pytest.mark.parametrize("module", ["batch_worker.scheduler", "batch_worker.__main__"])
+def test_scheduler_and_command_line_import_nothing_heavy(module: str) -> None:
+    """The scheduler's zip holds batch_worker/ and transcription/ only; redrive needs no engine."""
+    assert heavy_modules_after_import(module) == []
