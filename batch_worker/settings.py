@@ -81,9 +81,9 @@ class WorkerSettings:
         _require(self.prefetch >= 0, "PREFETCH must be 0 or more")
         _require(self.shutdown_grace_seconds >= 0, "SHUTDOWN_GRACE_SECONDS must be 0 or more")
         _require(self.retry_backoff_seconds >= 0, "RETRY_BACKOFF_SECONDS must be 0 or more")
-        _require(
-            0 <= self.wait_time_seconds <= MAX_WAIT_TIME_SECONDS,
-            f"WAIT_TIME_SECONDS must be between 0 and {MAX_WAIT_TIME_SECONDS}",
+        _require(  # 0 would make an idle worker poll SQS in a tight loop
+            1 <= self.wait_time_seconds <= MAX_WAIT_TIME_SECONDS,
+            f"WAIT_TIME_SECONDS must be between 1 and {MAX_WAIT_TIME_SECONDS}",
         )
 
     @property

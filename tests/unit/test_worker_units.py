@@ -69,6 +69,7 @@ def test_explicit_visibility_and_heartbeat_win() -> None:
         ("VISIBILITY_TIMEOUT", "50000"),
         ("PREFETCH", "-1"),
         ("WAIT_TIME_SECONDS", "21"),
+        ("WAIT_TIME_SECONDS", "0"),
         ("MIN_REALTIME_SPEED", "0"),
     ],
 )
