@@ -24,7 +24,14 @@ from transcription.service import download, publish, transcribe_audio
 from transcription.store import TranscriptStore, is_not_found
 from transcription.transcript import Transcript
 
-__all__ = ["S3Result", "S3Target", "resolve_target", "transcribe_file", "transcribe_s3"]
+__all__ = [
+    "S3Result",
+    "S3Target",
+    "resolve_target",
+    "server_timing",
+    "transcribe_file",
+    "transcribe_s3",
+]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +105,12 @@ async def transcribe_file(
     return transcript.with_context(
         route="api", timings=replace(transcript.timings, queued_at=queued_at)
     )
+
+
+def server_timing(transcript: Transcript) -> dict[str, str]:
+    """``Server-Timing: transcribe;dur=<ms>``: decode and engine time inside the server."""
+    seconds = transcript.timings.processing_seconds or 0.0
+    return {"Server-Timing": f"transcribe;dur={seconds * 1000:.1f}"}
 
 
 async def transcribe_s3(

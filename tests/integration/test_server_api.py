@@ -162,6 +162,8 @@ def test_transcribe_upload_returns_the_transcript_and_stores_nothing(
         <= body["timings"]["finished_at"]
     )
     assert stack.transcript_keys() == before_keys
+    inside_ms = float(response.headers["Server-Timing"].removeprefix("transcribe;dur="))
+    assert inside_ms == pytest.approx(body["timings"]["processing_seconds"] * 1000, abs=1)
 
     after = stack.metrics()
     runs = "transcription_server_model_runs_total"

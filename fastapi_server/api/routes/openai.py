@@ -28,7 +28,7 @@ from fastapi_server.api.schemas import (
     errors,
 )
 from fastapi_server.exceptions import NotFound
-from fastapi_server.service import transcribe_file
+from fastapi_server.service import server_timing, transcribe_file
 from transcription import formats
 from transcription.engines import TranscribeOptions
 from transcription.transcript import Transcript, utc_now
@@ -118,12 +118,12 @@ async def _audio(request: Request, state: StateDep, task: str) -> Response:
         transcript = await transcribe_file(state, path, options, queued_at)
     if fmt in _TEXT_TYPES:
         text = transcript.text.strip() + "\n" if fmt == "text" else formats.render(transcript, fmt)
-        return Response(text, media_type=_TEXT_TYPES[fmt])
+        return Response(text, media_type=_TEXT_TYPES[fmt], headers=server_timing(transcript))
     if fmt == "verbose_json":
-        return JSONResponse(_verbose(transcript, task, granularities))
-    return JSONResponse(
-        OpenAITranscription(text=transcript.text, usage=_usage(transcript)).model_dump()
-    )
+        body = _verbose(transcript, task, granularities)
+    else:
+        body = OpenAITranscription(text=transcript.text, usage=_usage(transcript)).model_dump()
+    return JSONResponse(body, headers=server_timing(transcript))
 
 
 def _usage(transcript: Transcript) -> OpenAIUsage:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi_server.api.deps import CallerDep, StateDep
 from fastapi_server.api.forms import multipart_body, receive_form
 from fastapi_server.api.schemas import TranscribeForm, TranscriptModel, errors
-from fastapi_server.service import transcribe_file
+from fastapi_server.service import server_timing, transcribe_file
 from transcription import formats
 from transcription.engines import TranscribeOptions
 from transcription.transcript import utc_now
@@ -46,4 +46,8 @@ async def transcribe(request: Request, state: StateDep, caller: CallerDep) -> Re
         options = TranscribeOptions(language=form.language)
         transcript = await transcribe_file(state, path, options, queued_at)
     fmt = TEXT_FORMATS.get(form.response_format, form.response_format)
-    return Response(formats.render(transcript, fmt), media_type=formats.MEDIA_TYPES[fmt])
+    return Response(
+        formats.render(transcript, fmt),
+        media_type=formats.MEDIA_TYPES[fmt],
+        headers=server_timing(transcript),
+    )
