@@ -62,8 +62,14 @@ class Disposition:
     detail: str
 
 
+def _code(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code") or type(error).__name__)
+    return str(getattr(error, "code", None) or type(error).__name__)
+
+
 def classify(error: BaseException) -> Disposition:
-    code = getattr(error, "code", None) or type(error).__name__
+    code = _code(error)
     detail = str(error) or type(error).__name__
     if isinstance(error, MalformedJob):
         return Disposition(Action.DEAD_LETTER, code, detail)
@@ -98,6 +104,8 @@ class FailureHandler:
         disposition = classify(error)
         if disposition.action is Action.RETRY and not isinstance(error, TranscriptionError):
             log.error("unexpected error; the job will be retried", exc_info=error)
+        else:
+            log.warning("job failed (%s): %s", disposition.code, disposition.detail)
         try:
             self._settle(message, job, disposition)
             outcome = disposition.action.value

@@ -114,6 +114,8 @@ def test_classify_keeps_the_error_code_for_the_record_and_the_dlq_reason() -> No
     disposition = classify(errors.AudioTooLong(4000, 3600))
     assert disposition.code == "audio_too_long"
     assert "4000" in disposition.detail
+    assert classify(client_error("AccessDenied")).code == "AccessDenied"
+    assert classify(MemoryError()).code == "MemoryError"
 
 
 def test_backoff_grows_with_each_receive_is_jittered_and_capped() -> None:
