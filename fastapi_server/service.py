@@ -130,7 +130,10 @@ async def transcribe_s3(
     async def run() -> S3Result:
         return await _transcribe_s3(state, target, options, queued_at, etag)
 
-    result, joined = await state.in_flight.run(f"{target.output_bucket}/{target.output_key}", run)
+    # Keyed by audio version too: a re-upload must not join the run for the old content.
+    version = f"#{normalize_etag(etag)}" if etag else ""
+    run_key = f"{target.output_bucket}/{target.output_key}{version}"
+    result, joined = await state.in_flight.run(run_key, run)
     if joined:
         state.metrics.dedupe_joins.inc()
     return result, joined

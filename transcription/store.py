@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from transcription import formats
-from transcription.exceptions import StorageUnavailable, TranscriptExists
+from transcription.exceptions import SourceChanged, StorageUnavailable, TranscriptExists
 from transcription.layout import Layout, error_key_for, normalize_etag
 from transcription.transcript import Transcript, utc_now
 
@@ -100,7 +100,10 @@ class TranscriptStore:
         """Write ``transcript`` to ``output_key`` conditionally, then its sidecars.
 
         Returns ``"created"`` or ``"replaced"``. Raises :class:`TranscriptExists` when a
-        current transcript is already there or another writer won the race.
+        current transcript is already there or another writer won the race, and
+        :class:`SourceChanged` instead of replacing when the audio is no longer the version
+        this transcript was made from (a slow job for old audio must not overwrite the
+        transcript of the new one).
         """
         if transcript.source is None:
             raise ValueError("a stored transcript needs its source")
@@ -108,6 +111,10 @@ class TranscriptStore:
         existing = self.head(output_key)
         if existing is not None and existing.source_etag == source_etag:
             raise TranscriptExists(output_key, "a current transcript already exists")
+        if existing is not None:
+            self._check_source_is_current(
+                transcript.source.bucket, transcript.source.key, source_etag
+            )
         condition = {"IfNoneMatch": "*"} if existing is None else {"IfMatch": existing.etag}
         try:
             self.s3.put_object(
@@ -125,6 +132,16 @@ class TranscriptStore:
         self._save_sidecars(transcript, output_key, sidecars)
         self._clear_error_record(output_key)
         return "created" if existing is None else "replaced"
+
+    def _check_source_is_current(self, bucket: str, key: str, etag: str) -> None:
+        try:
+            current = normalize_etag(self.s3.head_object(Bucket=bucket, Key=key)["ETag"])
+        except ClientError as error:
+            if is_not_found(error):
+                raise SourceChanged(f"s3://{bucket}/{key} was deleted; not replacing") from None
+            raise _translate(error) from error
+        if current != etag:
+            raise SourceChanged(f"s3://{bucket}/{key} changed again; not replacing with {etag}")
 
     def save_error(self, output_key: str, error: str, detail: str, source: dict[str, Any]) -> str:
         """Write the permanent-failure record next to where the transcript would be."""

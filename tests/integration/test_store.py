@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from transcription.exceptions import TranscriptExists
+from transcription.exceptions import SourceChanged, TranscriptExists
 from transcription.layout import Layout
 from transcription.store import TranscriptStore
 from transcription.transcript import Segment, Source, Transcript
@@ -87,15 +87,22 @@ def test_replace_when_audio_changed_uses_if_match(
     store: TranscriptStore, s3: Any, bucket: str
 ) -> None:
     key = "transcripts/y.wav.json"
-    store.save(make_transcript(bucket, "audio/y.wav", "old", "old words"), key)
+
+    def upload(content: bytes) -> str:
+        return str(s3.put_object(Bucket=bucket, Key="audio/y.wav", Body=content)["ETag"]).strip('"')
+
+    old = upload(b"old audio")
+    store.save(make_transcript(bucket, "audio/y.wav", old, "old words"), key)
     stale = store.head(key)
     assert stale is not None
-    assert store.save(make_transcript(bucket, "audio/y.wav", "new", "new words"), key) == "replaced"
-    assert body(s3, bucket, key)["source"]["etag"] == "new"
-    # A writer still holding the stale transcript's etag loses.
+    new = upload(b"new audio")
+    assert store.save(make_transcript(bucket, "audio/y.wav", new, "new words"), key) == "replaced"
+    assert body(s3, bucket, key)["source"]["etag"] == new
+    # A writer for yet newer audio that still holds the old transcript's etag loses the IfMatch.
+    newer = upload(b"newer audio")
     store.head = lambda output_key: stale  # type: ignore[method-assign]
     with pytest.raises(TranscriptExists):
-        store.save(make_transcript(bucket, "audio/y.wav", "newer", "late words"), key)
+        store.save(make_transcript(bucket, "audio/y.wav", newer, "late words"), key)
     assert body(s3, bucket, key)["text"] == "new words"
 
 
@@ -123,3 +130,18 @@ def test_read_current_ignores_transcript_of_older_audio(
     assert store.read_current(key, "e1") is not None
     assert store.read_current(key, "e2") is None
     assert store.read_current("transcripts/none.wav.json", "e1") is None
+
+
+def test_slow_job_for_old_audio_does_not_replace_the_new_transcript(
+    store: TranscriptStore, s3: Any, bucket: str
+) -> None:
+    """Audio v1 → v2 → v3: v2's transcript is stored; a late v1 job must not replace it."""
+    key = "transcripts/late.wav.json"
+    etags = [
+        s3.put_object(Bucket=bucket, Key="audio/late.wav", Body=body)["ETag"].strip('"')
+        for body in (b"v1", b"v2")
+    ]
+    store.save(make_transcript(bucket, "audio/late.wav", etags[1], "v2 words"), key)
+    with pytest.raises(SourceChanged):
+        store.save(make_transcript(bucket, "audio/late.wav", etags[0], "v1 words"), key)
+    assert body(s3, bucket, key)["text"] == "v2 words"
