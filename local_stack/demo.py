@@ -22,8 +22,6 @@ from botocore.exceptions import ClientError
 
 from local_stack.processes import ROOT
 from local_stack.stack import Stack, StackError
-from transcription.aws import make_client
-from transcription.settings import AwsSettings
 
 __all__ = ["DemoRow", "run_demo", "wait_for_object"]
 
@@ -82,8 +80,7 @@ class Demo:
         self.bucket = stack.env["AUDIO_BUCKET"]
         self.input_prefix = stack.env.get("INPUT_PREFIX", "audio/")
         self.output_prefix = stack.env.get("OUTPUT_PREFIX", "transcripts/")
-        aws = AwsSettings(aws_region=stack.settings.aws_region, aws_endpoint_url=stack.endpoint)
-        self.s3 = make_client("s3", aws)
+        self.s3 = stack.client("s3")
 
     def upload_and_wait(self, sample: str, step: str) -> tuple[dict[str, Any], float]:
         path = SAMPLES / f"speech-{sample}.wav"

@@ -19,9 +19,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import boto3
 
 from local_stack.processes import ROOT, spawn, stop, wait_until_ready
 from local_stack.settings import LocalSettings
+from transcription.aws import make_client
+from transcription.settings import AwsSettings
 
 __all__ = ["LOCAL_STEPS", "SERVICES", "Stack", "StackError", "read_config", "stop_from_state"]
 
@@ -100,6 +105,14 @@ class Stack:
     def server_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.port}"
 
+    def client(self, service: str) -> Any:
+        """A boto3 client for the stack's local endpoint, with its stand-in credentials."""
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+        aws = AwsSettings(aws_region=self.settings.aws_region, aws_endpoint_url=self.endpoint)
+        return make_client(service, aws, session=session)
+
     def log_path(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 
@@ -150,6 +163,11 @@ class Stack:
             "API_KEY": self.api_key,
             "API_KEYS": self.api_key,
             "PYTHONUNBUFFERED": "1",
+            # One shared 2-core box runs the model, moto and the router side by side: give
+            # the health check more time than a GPU box would need, and let the breaker
+            # retry sooner, so a busy moment does not send everything to the queue.
+            "HEALTH_TIMEOUT_SECONDS": "3",
+            "BREAKER_COOLDOWN_SECONDS": "5",
         }
 
     def _start_moto(self) -> None:

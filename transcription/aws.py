@@ -31,10 +31,11 @@ def make_client(
     connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
     read_timeout: float = READ_TIMEOUT_SECONDS,
     max_attempts: int = MAX_ATTEMPTS,
+    session: boto3.session.Session | None = None,
 ) -> Any:
-    """A new client for ``service``; ``settings`` default to the environment."""
+    """A new client for ``service``; ``settings`` and credentials default to the environment."""
     aws = settings or load(AwsSettings)
-    session = boto3.session.Session()
+    session = session or boto3.session.Session()
     region = aws.aws_region or session.region_name
     if not region:
         raise SettingsError("AWS_REGION is required (see config.env.example)")
