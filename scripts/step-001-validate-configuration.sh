@@ -36,10 +36,7 @@ not_open() { [[ $1 != 0.0.0.0/0 && $1 != ::/0 ]]; }
 
 main() {
   local name cidr key account found=false
-  while (($#)); do
-    common_flag "$1"
-    shift
-  done
+  parse_flags "$@"
   load_config
   CHECK_ONLY=1
   require_config API_KEY API_KEYS SERVER_URL_PARAMETER API_KEYS_PARAMETER

@@ -17,10 +17,7 @@ set -o errexit -o nounset -o pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 main() {
-  while (($#)); do
-    common_flag "$1"
-    shift
-  done
+  parse_flags "$@"
   load_config
   ecr_resources
   record_or_check SERVER_REPOSITORY_URI "$FOUND_SERVER_REPOSITORY_URI"

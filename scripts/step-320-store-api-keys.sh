@@ -15,10 +15,7 @@ set -o errexit -o nounset -o pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 main() {
-  while (($#)); do
-    common_flag "$1"
-    shift
-  done
+  parse_flags "$@"
   load_config
   require_config API_KEYS
   ensure_parameter "$API_KEYS_PARAMETER" SecureString "$API_KEYS" "API keys of the $PROJECT_NAME GPU server"

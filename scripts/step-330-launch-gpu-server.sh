@@ -33,10 +33,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 main() {
   local url
-  while (($#)); do
-    common_flag "$1"
-    shift
-  done
+  parse_flags "$@"
   load_config
   server_instance_resources
   if [[ -z $FOUND_SERVER_INSTANCE_ID ]]; then

@@ -14,10 +14,7 @@ set -o errexit -o nounset -o pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 main() {
-  while (($#)); do
-    common_flag "$1"
-    shift
-  done
+  parse_flags "$@"
   load_config
   CHECK_ONLY=1
   worker_resources

@@ -36,12 +36,15 @@ OURS=() # the filters that find the project's tagged EC2 resources (set once con
 
 delete_rule() {
   local rule=$1
-  if aws_lookup ResourceNotFoundException events list-targets-by-rule --rule "$rule" \
+  # DeleteRule succeeds for a rule that does not exist: look first.
+  if ! aws_lookup ResourceNotFoundException events list-targets-by-rule --rule "$rule" \
     --query 'Targets[].Id' --output text; then
-    if [[ -n $AWS_OUT ]]; then
-      # shellcheck disable=SC2086 # target ids: tab-separated words, split on purpose
-      aws_do events remove-targets --rule "$rule" --ids $AWS_OUT
-    fi
+    unchanged "rule $rule is already gone"
+    return 0
+  fi
+  if [[ -n $AWS_OUT ]]; then
+    # shellcheck disable=SC2086 # target ids: tab-separated words, split on purpose
+    aws_do events remove-targets --rule "$rule" --ids $AWS_OUT
   fi
   aws_delete "rule $rule" ResourceNotFoundException events delete-rule --name "$rule"
 }
@@ -114,12 +117,23 @@ delete_queue() {
 # delete_role NAME POLICY [INSTANCE_PROFILE]
 delete_role() {
   local role=$1 policy=$2 profile=${3:-}
-  aws_delete "policy $policy of role $role" NoSuchEntity iam delete-role-policy --role-name "$role" --policy-name "$policy"
+  local held
   if [[ -n $profile ]]; then
-    aws_delete "role $role from instance profile $profile" NoSuchEntity iam remove-role-from-instance-profile \
-      --instance-profile-name "$profile" --role-name "$role"
-    aws_delete "instance profile $profile" NoSuchEntity iam delete-instance-profile --instance-profile-name "$profile"
+    if aws_lookup NoSuchEntity iam get-instance-profile --instance-profile-name "$profile" \
+      --query 'InstanceProfile.Roles[].RoleName' --output text; then
+      for held in $AWS_OUT; do
+        aws_do iam remove-role-from-instance-profile --instance-profile-name "$profile" --role-name "$held"
+      done
+      aws_delete "instance profile $profile" NoSuchEntity iam delete-instance-profile --instance-profile-name "$profile"
+    else
+      unchanged "instance profile $profile is already gone"
+    fi
   fi
+  if ! aws_lookup NoSuchEntity iam get-role --role-name "$role" --query Role.RoleName --output text; then
+    unchanged "role $role is already gone"
+    return 0
+  fi
+  aws_delete "policy $policy of role $role" NoSuchEntity iam delete-role-policy --role-name "$role" --policy-name "$policy"
   aws_delete "role $role" NoSuchEntity iam delete-role --role-name "$role"
 }
 

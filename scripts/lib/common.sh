@@ -95,6 +95,13 @@ common_flag() {
       ;;
   esac
 }
+# parse_flags "$@": for the steps that take only the common flags.
+parse_flags() {
+  while (($#)); do
+    common_flag "$1"
+    shift
+  done
+}
 is_local() { [[ -n ${AWS_ENDPOINT_URL:-} ]]; }
 is_dry_run() { [[ ${DRY_RUN:-0} == 1 ]]; }
 is_check() { [[ ${CHECK_ONLY:-0} == 1 ]]; }
@@ -188,7 +195,9 @@ set_config() {
     return 0
   fi
   result=$(py "$LIB_DIR/config_file.py" set "$CONFIG_FILE" "$name" "$value")
-  if [[ $result == changed ]]; then
+  if [[ $result == changed && -z $value ]]; then
+    changed "cleared $name in $(basename "$CONFIG_FILE")"
+  elif [[ $result == changed ]]; then
     changed "recorded $name in $(basename "$CONFIG_FILE")"
   fi
 }

@@ -104,7 +104,7 @@ def _fill_derived(values: dict[str, str]) -> None:
             values[name] = f"/{project}/{leaf}"
     if "API_KEY" in values and not values["API_KEY"]:
         keys = [k for k in values.get("API_KEYS", "").split(",") if k.strip()]
-        values["API_KEY"] = keys[0].strip() if keys else secrets.token_urlsafe(32)
+        values["API_KEY"] = keys[0].strip() if keys else secrets.token_hex(24)
     if "API_KEYS" in values and not values["API_KEYS"]:
         values["API_KEYS"] = values["API_KEY"]
 

@@ -164,12 +164,12 @@ ensure_parameter() {
     elif is_check; then
       drift "parameter $name differs from config.env ($current_type)"
     else
-      aws_do ssm put-parameter --name "$name" --type "$type" --value "$value" --overwrite \
+      aws_do ssm put-parameter --name "$name" --type "$type" --value="$value" --overwrite \
         --description "$description"
       changed "parameter $name"
     fi
   else
-    missing "parameter $name" aws_do ssm put-parameter --name "$name" --type "$type" --value "$value" \
+    missing "parameter $name" aws_do ssm put-parameter --name "$name" --type "$type" --value="$value" \
       --description "$description" --tags "$(project_tags_list)"
   fi
 }

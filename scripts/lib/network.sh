@@ -33,7 +33,7 @@ refuse_open_cidr() {
   case $1 in
     0.0.0.0/0 | ::/0) die "SERVER_ALLOWED_CIDR=$1 would open the server to the whole internet; name your own network instead" ;;
     */*) ;;
-    *) die "SERVER_ALLOWED_CIDR holds '$1', which is not a CIDR block (like 192.0.2.10/32)" ;;
+    *) die "SERVER_ALLOWED_CIDR holds '$1', which is not a CIDR block (an address/prefix length, such as your own address/32)" ;;
   esac
 }
 
