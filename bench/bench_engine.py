@@ -4,7 +4,7 @@ Builds a ~60 s English speech file from the committed samples (with short pauses
 them), loads the engine the way the CLI does (``load_engine(EngineSettings)`` from the
 environment; locally ``MODEL=tiny.en`` on the CPU) and, separately, a plain
 ``faster_whisper.WhisperModel`` with the same model, device and compute type. Then, in
-interleaved rounds, it times
+strictly alternating rounds, it times
 
 * **cli**: ``transcription.service.transcribe_audio`` (PyAV decode + engine) and
   ``formats.render``, exactly what ``transcription-router transcribe`` runs per file;
@@ -119,9 +119,10 @@ def main() -> int:
             run(SAMPLES[0])
         times: dict[str, list[float]] = {"cli": [], "direct": []}
         texts: dict[str, str] = {}
+        # Strictly alternating, so every timed run follows a run of the other model: neither
+        # finds its weights warm in the CPU caches from a run of its own just before.
         for round_ in range(args.rounds):
-            order = (("cli", cli), ("direct", direct))
-            for name, run in order if round_ % 2 == 0 else reversed(order):
+            for name, run in (("cli", cli), ("direct", direct)):
                 seconds, texts[name] = timed(run, path)
                 times[name].append(seconds)
                 print(f"round {round_ + 1} {name:<6} {seconds:6.2f} s", file=sys.stderr)
