@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install test lint fuzz demo up down lambda-zip bench clean
+.PHONY: install test lint demo up down lambda-zip bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,13 +45,13 @@ demo: $(INSTALLED)
 lambda-zip: $(INSTALLED)
 	$(PY) -m lambda_router.package --output dist/lambda_router.zip
 
-bench: $(INSTALLED)
-	$(PY) bench/bench_engine.py
+# Speed targets, each printing ratios measured side by side in one run (not tests).
+BENCHES := engine server router worker
+.PHONY: $(addprefix bench-,$(BENCHES))
+bench: $(addprefix bench-,$(BENCHES))
 
-# The batch worker against its engine alone and against raw SQS, on its own moto server.
-.PHONY: bench-worker
-bench-worker: $(INSTALLED)
-	$(PY) bench/bench_worker.py
+$(addprefix bench-,$(BENCHES)): bench-%: $(INSTALLED)
+	$(PY) bench/bench_$*.py
 
 clean:
 	rm -rf $(VENV) .local dist build .pytest_cache .mypy_cache .ruff_cache

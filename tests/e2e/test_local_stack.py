@@ -8,6 +8,10 @@ module exactly as `make up` starts them.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +23,7 @@ import pytest
 from local_stack.demo import router_results, wait_for_object
 from local_stack.settings import LocalSettings
 from local_stack.stack import Stack
-from tests.support.processes import free_port
+from tests.support.processes import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -176,3 +180,26 @@ def test_burst_of_thirty_uploads_loses_nothing(uploads: Uploads, samples: dict[s
     print(f"\nburst of 30 with CONCURRENCY=1: {dict(routes)}")
     assert sum(routes.values()) == 30
     assert set(routes) == {"direct", "batch"}, routes
+
+
+def run_example(stack: Stack, *args: str) -> str:
+    """Run a file from examples/ (the README quotes them) against the stack's server."""
+    env = {**os.environ, "SERVER_URL": stack.server_url, "API_KEY": stack.api_key}
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the curl command is not installed")
+def test_readme_curl_example_runs(stack: Stack, samples: dict[str, Path]) -> None:
+    out = run_example(stack, "bash", "examples/curl.sh", str(samples["one"]))
+    native, srt = out.split("\n", 1)
+    assert json.loads(native)["route"] == "api"
+    assert srt.startswith("1\n00:00:00,") and "office" in srt.lower()
+
+
+def test_readme_openai_example_runs(stack: Stack, samples: dict[str, Path]) -> None:
+    out = run_example(stack, sys.executable, "examples/openai_client.py", str(samples["one"]))
+    text, *words = out.splitlines()
+    assert "office" in text.lower()
+    assert any(line.split()[-1].lower().startswith("office") for line in words)
