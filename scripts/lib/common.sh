@@ -58,7 +58,13 @@ die() {
   exit 1
 }
 # A change to AWS or to config.env. The tests count these lines: a second run prints none.
-changed() { log "changed: $*"; }
+changed() {
+  if is_dry_run; then
+    log "dry run, not changed: $*"
+  else
+    log "changed: $*"
+  fi
+}
 unchanged() { log "ok: $*"; }
 DRIFT_COUNT=0
 # A difference from the desired state found by a validate step (CHECK_ONLY=1).
@@ -190,11 +196,7 @@ set_config() {
   local name=$1 value=$2 result
   printf -v "$name" '%s' "$value"
   export "${name?}"
-  if is_dry_run; then
-    log_info "dry run: would record $name=$value in $CONFIG_FILE"
-    return 0
-  fi
-  result=$(py "$LIB_DIR/config_file.py" set "$CONFIG_FILE" "$name" "$value")
+  result=$(run py "$LIB_DIR/config_file.py" set "$CONFIG_FILE" "$name" "$value")
   if [[ $result == changed && -z $value ]]; then
     changed "cleared $name in $(basename "$CONFIG_FILE")"
   elif [[ $result == changed ]]; then
@@ -327,9 +329,7 @@ aws_delete() {
   local what=$1
   shift
   if aws_change "$@"; then
-    if ! is_dry_run; then
-      changed "deleted $what"
-    fi
+    changed "deleted $what"
   else
     unchanged "$what is already gone"
   fi
@@ -340,10 +340,6 @@ aws_change() {
   local not_found=",$1," err message code deadline=$((SECONDS + ${RETRY_FOR:-0}))
   shift
   AWS_OUT=""
-  if is_dry_run; then
-    run aws "$@"
-    return 0
-  fi
   while true; do
     err=$(mktemp)
     if AWS_OUT=$(run aws "$@" 2>"$err"); then

@@ -1,10 +1,11 @@
 """config.env and the AWS CLI's config file, for the deploy steps.
 
-    config_file.py write EXAMPLE OUT [--interactive]
+    config_file.py write EXAMPLE OUT [--interactive [--ask-all]]
         Write OUT from EXAMPLE (comments and order kept). Each value comes from, in order:
-        the environment, the existing OUT, the example's default; --interactive asks for each
-        one on the terminal, offering that value. Empty API_KEY/API_KEYS are generated, empty
-        SSM parameter names derived from PROJECT_NAME. Prints "changed" or "unchanged".
+        the environment, the existing OUT, the example's default; --interactive asks for the
+        main settings (ASKED) on the terminal, offering that value (--ask-all: for every
+        one). Empty API_KEY/API_KEYS are generated, empty SSM parameter names derived from
+        PROJECT_NAME. Prints "changed" or "unchanged".
     config_file.py set FILE NAME VALUE
         Record NAME=VALUE in FILE (replace the line or append one). Prints "changed" or
         "unchanged".
@@ -34,6 +35,22 @@ __all__ = ["main", "parse", "quote", "render", "set_value"]
 
 ASSIGNMENT = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 SECRET_NAMES = ("API_KEY", "API_KEYS", "HF_TOKEN")
+# What step-000 asks for; the rest keep their defaults unless --ask-all.
+ASKED = (
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "PROJECT_NAME",
+    "AUDIO_BUCKET",
+    "TRANSCRIPT_BUCKET",
+    "INPUT_PREFIX",
+    "OUTPUT_PREFIX",
+    "API_KEY",
+    "SERVER_INSTANCE_TYPE",
+    "WORKER_INSTANCE_TYPE",
+    "MAX_WORKERS",
+    "SERVER_ALLOWED_CIDR",
+    "KEY_NAME",
+)
 
 
 def quote(value: str) -> str:
@@ -84,16 +101,17 @@ def set_value(path: Path, name: str, value: str) -> str:
 
 
 def _ask(name: str, offered: str, help_lines: list[str]) -> str:
-    with open("/dev/tty", "r+") as tty:
+    with open("/dev/tty", "w") as tty, open("/dev/tty") as keyboard:
         for text in help_lines:
             tty.write(f"  {text}\n")
         if name in SECRET_NAMES:
             shown = "(set, hidden)" if offered else "(empty: generated)"
+            tty.flush()
             answer = getpass.getpass(f"{name} {shown}: ", stream=tty)
         else:
             tty.write(f"{name} [{offered}]: ")
             tty.flush()
-            answer = tty.readline().rstrip("\n")
+            answer = keyboard.readline().rstrip("\n")
     return answer if answer else offered
 
 
@@ -110,7 +128,10 @@ def _fill_derived(values: dict[str, str]) -> None:
 
 
 def render(
-    example: Path, existing: Mapping[str, str], environ: Mapping[str, str], interactive: bool
+    example: Path,
+    existing: Mapping[str, str],
+    environ: Mapping[str, str],
+    asked: tuple[str, ...] = (),
 ) -> str:
     lines = example.read_text().splitlines()
     values: dict[str, str] = {}
@@ -122,7 +143,7 @@ def render(
             continue
         name = match.group(1)
         offered = environ.get(name, existing.get(name, _value(match.group(2))))
-        values[name] = _ask(name, offered, help_lines) if interactive else offered
+        values[name] = _ask(name, offered, help_lines) if name in asked else offered
         help_lines = []
     _fill_derived(values)
     out = []
@@ -155,7 +176,10 @@ def main(argv: list[str]) -> int:
     command, *args = argv
     if command == "write":
         example, out = Path(args[0]), Path(args[1])
-        text = render(example, parse(out), os.environ, "--interactive" in args)
+        asked: tuple[str, ...] = ()
+        if "--interactive" in args:
+            asked = tuple(parse(example)) if "--ask-all" in args else ASKED
+        text = render(example, parse(out), os.environ, asked)
         sys.stdout.write(_write_atomic(out, text) + "\n")
     elif command == "set":
         sys.stdout.write(set_value(Path(args[0]), args[1], args[2]) + "\n")
