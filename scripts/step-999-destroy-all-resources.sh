@@ -71,7 +71,7 @@ delete_instances() {
 }
 
 delete_network() {
-  local ids id name
+  local ids id name group groups
   # shellcheck disable=SC2016 # backticks: JMESPath literals
   aws_read ec2 describe-vpc-endpoints --filters "${OURS[@]}" \
     --query 'VpcEndpoints[?State!=`deleted` && State!=`deleting`].VpcEndpointId' --output text
@@ -80,15 +80,21 @@ delete_network() {
     aws_do ec2 delete-vpc-endpoints --vpc-endpoint-ids "${ids[@]}"
     changed "deleted VPC endpoints ${ids[*]}"
   fi
+  aws_read ec2 describe-security-groups --filters "${OURS[@]}" \
+    --query 'SecurityGroups[].[GroupName, GroupId]' --output text
+  groups=$AWS_OUT
+  if [[ -z $groups ]]; then
+    unchanged "no security groups of $PROJECT_NAME"
+  fi
   # The groups that others refer to go last.
   for name in "$SERVER_NAME" "$ENDPOINTS_NAME" "$WORKER_NAME" "$ROUTER_NAME"; do
-    aws_read ec2 describe-security-groups --filters "${OURS[@]}" "Name=group-name,Values=$name" \
-      --query 'SecurityGroups[].GroupId' --output text
-    for id in $AWS_OUT; do
-      # AWS releases a deleted Lambda's network interfaces after a while.
-      RETRY_ON=DependencyViolation RETRY_FOR=$DESTROY_WAIT_SECONDS \
-        aws_delete "security group $name ($id)" InvalidGroup.NotFound ec2 delete-security-group --group-id "$id"
-    done
+    while read -r group id; do
+      if [[ $group == "$name" ]]; then
+        # AWS releases a deleted Lambda's network interfaces after a while.
+        RETRY_ON=DependencyViolation RETRY_FOR=$DESTROY_WAIT_SECONDS \
+          aws_delete "security group $name ($id)" InvalidGroup.NotFound ec2 delete-security-group --group-id "$id"
+      fi
+    done <<<"$groups"
   done
 }
 

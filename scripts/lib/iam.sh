@@ -29,15 +29,18 @@ load_account_id() {
 
 role_arn() { printf 'arn:%s:iam::%s:role/%s' "$PARTITION" "$ACCOUNT_ID" "$1"; }
 
-# ensure_role NAME TRUST_TEMPLATE DESCRIPTION
+# ensure_role NAME TRUST_TEMPLATE DESCRIPTION. Sets ROLE_IS_NEW (true: it has no inline
+# policy to look up).
 ensure_role() {
   local name=$1 trust description=$3
   trust=$(render_template "$SCRIPTS_DIR/policies/$2")
+  ROLE_IS_NEW=false
   if aws_lookup NoSuchEntity iam get-role --role-name "$name" --query Role.AssumeRolePolicyDocument; then
     reconcile "role $name trust policy" "$AWS_OUT" "$trust" \
       aws_do iam update-assume-role-policy --role-name "$name" --policy-document "$trust"
   else
     missing "role $name" create_role "$name" "$trust" "$description"
+    ROLE_IS_NEW=true
   fi
 }
 
@@ -50,7 +53,7 @@ create_role() {
 ensure_role_policy() {
   local role=$1 name=$2 document
   document=$(render_template "$SCRIPTS_DIR/policies/$3")
-  if aws_lookup NoSuchEntity iam get-role-policy --role-name "$role" --policy-name "$name" \
+  if [[ $ROLE_IS_NEW == false ]] && aws_lookup NoSuchEntity iam get-role-policy --role-name "$role" --policy-name "$name" \
     --query PolicyDocument; then
     reconcile "policy $name of role $role" "$AWS_OUT" "$document" \
       aws_do iam put-role-policy --role-name "$role" --policy-name "$name" --policy-document "$document"

@@ -9,7 +9,7 @@ FUNCTION_NOT_FOUND=ResourceNotFoundException
 # ensure_function NAME ROLE_ARN HANDLER ZIP TIMEOUT MEMORY ENVIRONMENT_JSON [SUBNETS GROUPS]:
 # the function with this code (compared by CodeSha256) and configuration. SUBNETS is
 # comma-separated; GROUPS one security group id. Sets ENSURED_FUNCTION_ARN (empty when it is
-# missing and was not created).
+# missing and was not created) and FUNCTION_IS_NEW (true: it has no settings to look up yet).
 ensure_function() {
   local name=$1 role=$2 handler=$3 zip=$4 timeout=$5 memory=$6 environment=$7
   local subnets=${8:-} groups=${9:-} sha want current query vpc=()
@@ -23,9 +23,11 @@ ensure_function() {
   # shellcheck disable=SC2016 # backticks: JMESPath literals
   query='{Runtime: Runtime, Role: Role, Handler: Handler, Timeout: to_string(Timeout), MemorySize: to_string(MemorySize), Subnets: join(`","`, sort(VpcConfig.SubnetIds || `[]`)), Groups: join(`","`, sort(VpcConfig.SecurityGroupIds || `[]`)), Environment: Environment.Variables || `{}`, CodeSha256: CodeSha256, FunctionArn: FunctionArn}'
   ENSURED_FUNCTION_ARN=""
+  FUNCTION_IS_NEW=false
   if ! aws_lookup "$FUNCTION_NOT_FOUND" lambda get-function-configuration --function-name "$name" --query "$query"; then
     missing "function $name" create_function "$name" "$role" "$handler" "$zip" "$timeout" "$memory" \
       "$environment" "${vpc[@]}"
+    FUNCTION_IS_NEW=true
     return 0
   fi
   current=$AWS_OUT
@@ -68,8 +70,11 @@ update_function_configuration() {
 
 # ensure_reserved_concurrency NAME N
 ensure_reserved_concurrency() {
-  aws_lookup "$FUNCTION_NOT_FOUND" lambda get-function-concurrency --function-name "$1" \
-    --query ReservedConcurrentExecutions --output text || AWS_OUT=""
+  AWS_OUT=""
+  if [[ $FUNCTION_IS_NEW == false ]]; then
+    aws_lookup "$FUNCTION_NOT_FOUND" lambda get-function-concurrency --function-name "$1" \
+      --query ReservedConcurrentExecutions --output text || AWS_OUT=""
+  fi
   reconcile "function $1 reserved concurrency" "$AWS_OUT" "$2" \
     aws_do lambda put-function-concurrency --function-name "$1" --reserved-concurrent-executions "$2"
 }
@@ -79,9 +84,12 @@ ensure_reserved_concurrency() {
 ensure_async_config() {
   local name=$1 destination=$2 retries=$3 age=$4 want
   want=$(json_obj MaximumRetryAttempts="$retries" MaximumEventAgeInSeconds="$age" OnFailure="$destination")
-  aws_lookup "$FUNCTION_NOT_FOUND" lambda get-function-event-invoke-config --function-name "$name" \
-    --query '{MaximumRetryAttempts: MaximumRetryAttempts, MaximumEventAgeInSeconds: MaximumEventAgeInSeconds, OnFailure: DestinationConfig.OnFailure.Destination}' ||
-    AWS_OUT=""
+  AWS_OUT=""
+  if [[ $FUNCTION_IS_NEW == false ]]; then
+    aws_lookup "$FUNCTION_NOT_FOUND" lambda get-function-event-invoke-config --function-name "$name" \
+      --query '{MaximumRetryAttempts: MaximumRetryAttempts, MaximumEventAgeInSeconds: MaximumEventAgeInSeconds, OnFailure: DestinationConfig.OnFailure.Destination}' ||
+      AWS_OUT=""
+  fi
   reconcile "function $name asynchronous invocation (retries, on-failure destination)" "$AWS_OUT" "$want" \
     aws_do lambda put-function-event-invoke-config --function-name "$name" \
     --maximum-retry-attempts "$retries" --maximum-event-age-in-seconds "$age" \
@@ -89,7 +97,7 @@ ensure_async_config() {
 }
 
 # ensure_rule NAME --event-pattern JSON | --schedule-expression EXPR, DESCRIPTION: an enabled
-# rule on the default bus. Sets ENSURED_RULE_ARN.
+# rule on the default bus. Sets ENSURED_RULE_ARN and RULE_IS_NEW (true: it has no targets).
 ensure_rule() {
   local name=$1 kind=$2 value=$3 description=$4 want key
   case $kind in
@@ -99,6 +107,7 @@ ensure_rule() {
   esac
   want=$(json_obj "$key=$value" State=ENABLED)
   ENSURED_RULE_ARN="arn:$PARTITION:events:$AWS_REGION:$ACCOUNT_ID:rule/$name"
+  RULE_IS_NEW=false
   if aws_lookup ResourceNotFoundException events describe-rule --name "$name" \
     --query "{$key: $key, State: State}"; then
     reconcile "rule $name" "$AWS_OUT" "$want" \
@@ -106,14 +115,18 @@ ensure_rule() {
   else
     missing "rule $name" aws_do events put-rule --name "$name" "$kind" "$value" --state ENABLED \
       --description "$description" --tags "$(project_tags_list)"
+    RULE_IS_NEW=true
   fi
 }
 
 # ensure_targets RULE TARGETS_JSON: exactly these targets ([{"Id": …, "Arn": …}], or []).
 ensure_targets() {
   local rule=$1 want=$2 extra
-  aws_lookup ResourceNotFoundException events list-targets-by-rule --rule "$rule" \
-    --query 'Targets[].{Id: Id, Arn: Arn}' || AWS_OUT="[]"
+  AWS_OUT="[]"
+  if [[ $RULE_IS_NEW == false ]]; then
+    aws_lookup ResourceNotFoundException events list-targets-by-rule --rule "$rule" \
+      --query 'Targets[].{Id: Id, Arn: Arn}' || AWS_OUT="[]"
+  fi
   if [[ $AWS_OUT == null || -z $AWS_OUT ]]; then
     AWS_OUT="[]"
   fi
