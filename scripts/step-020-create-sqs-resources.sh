@@ -7,7 +7,7 @@
 #   $PROJECT_NAME-jobs      server-side encryption (SSE-SQS), QUEUE_VISIBILITY_TIMEOUT,
 #                           long polling (QUEUE_RECEIVE_WAIT_SECONDS), QUEUE_RETENTION_SECONDS,
 #                           redrive to the DLQ after QUEUE_MAX_RECEIVE_COUNT receives
-#   $PROJECT_NAME-jobs-dlq  SSE-SQS, DLQ_RETENTION_SECONDS; only the jobs queue may use it
+#   $PROJECT_NAME-jobs-dlq  SSE-SQS, DLQ_RETENTION_SECONDS
 #   $PROJECT_NAME-events    local mode only: SSE-SQS, a queue policy letting EventBridge (the
 #                           upload rule) send to it
 # Existing queues get the attributes above (other attributes are left alone).

@@ -48,7 +48,7 @@ log() {
   for secret in "${SECRET_VALUES[@]}"; do
     line=${line//"$secret"/***}
   done
-  printf '%s %s: %s\n' "$(date -u +%H:%M:%S)" "$STEP_NAME" "$line" >&3
+  TZ=UTC printf '%(%H:%M:%S)T %s: %s\n' -1 "$STEP_NAME" "$line" >&3
 }
 log_info() { log "$*"; }
 log_warn() { log "WARNING: $*"; }
@@ -255,6 +255,7 @@ prepare_aws_cli() {
     die "the AWS CLI is not installed: run make install (it puts awscli into .venv) or install it"
   py "$LIB_DIR/config_file.py" aws-config "${AWS_CONFIG_FILE:-$HOME/.aws/config}" "$target"
   export AWS_CONFIG_FILE="$target"
+  export AWS_PAGER="" # AWS CLI v2, if that is the one found, must not page the output
   if is_local && [[ -z ${AWS_ACCESS_KEY_ID:-} ]]; then
     export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
   fi

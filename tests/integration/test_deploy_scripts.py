@@ -657,6 +657,11 @@ def test_3_validate_steps_pass_and_catch_drift(deployment: Deployment) -> None:
     # They only read, so two run at a time (the machine has two cores).
     for result in d.run_ok(VALIDATE, "validate", parallel=2):
         assert "DRIFT" not in result.stderr, result.stderr
+    # No step wrote an API key to its output (the router's environment holds one).
+    key = d.values()["API_KEY"]
+    for phase in d.results.values():
+        for result in phase:
+            assert key not in result.stderr + result.stdout, f"step-{result.step} logged the key"
     # Someone changes the jobs queue by hand: the validate step fails and says what drifted;
     # the create step puts it back.
     d.client("sqs").set_queue_attributes(
