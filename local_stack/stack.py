@@ -16,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,16 +237,31 @@ class Stack:
     def _write_state(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         pids = {name: p.pid for name, p in self.processes.items()}
-        self.state_file.write_text(json.dumps({"pids": pids}, indent=2))
+        self.state_file.write_text(json.dumps({"owner": os.getpid(), "pids": pids}, indent=2))
 
 
-def stop_from_state(local_dir: Path) -> list[str]:
-    """`make down`: stop the process groups recorded by a running `make up`."""
+def stop_from_state(local_dir: Path, timeout: float = 60.0) -> list[str]:
+    """`make down`: ask the running `make up` to stop everything, in order.
+
+    If that process is gone (killed), stop the process groups it recorded instead.
+    """
     state_file = local_dir / "stack.json"
     if not state_file.exists():
         return []
+    state = json.loads(state_file.read_text())
+    names = list(state["pids"])
+    try:
+        os.kill(state["owner"], signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    else:
+        deadline = time.monotonic() + timeout
+        while state_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not state_file.exists():
+            return names
     stopped = []
-    for name, pid in json.loads(state_file.read_text())["pids"].items():
+    for name, pid in state["pids"].items():
         try:
             os.killpg(pid, signal.SIGTERM)
             stopped.append(name)
