@@ -23,6 +23,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def port_in_use(port: int) -> bool:
+    """True when something already listens on 127.0.0.1:``port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def wait_for_http(url: str, timeout: float = 30.0, ok_statuses: tuple[int, ...] = (200,)) -> None:
     """Poll ``url`` until it answers with one of ``ok_statuses`` or ``timeout`` passes."""
     deadline = time.monotonic() + timeout

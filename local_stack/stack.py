@@ -24,7 +24,7 @@ from typing import Any
 
 import boto3
 
-from local_stack.processes import ROOT, spawn, stop, wait_until_ready
+from local_stack.processes import ROOT, port_in_use, spawn, stop, wait_until_ready
 from local_stack.settings import LocalSettings
 from transcription.aws import make_client
 from transcription.settings import AwsSettings
@@ -52,10 +52,11 @@ SERVICES = {
 
 
 class StackError(RuntimeError):
-    """A step of bringing the stack up failed; ``log_path`` is where to read why."""
+    """A step of bringing the stack up failed; ``log_path``, when known, says why."""
 
-    def __init__(self, step: str, log_path: Path, detail: str = "") -> None:
-        super().__init__(f"{step} failed{': ' + detail if detail else ''} (read {log_path})")
+    def __init__(self, step: str, log_path: Path | None, detail: str = "") -> None:
+        read = f" (read {log_path})" if log_path else ""
+        super().__init__(f"{step} failed{': ' + detail if detail else ''}{read}")
         self.step = step
         self.log_path = log_path
 
@@ -120,6 +121,14 @@ class Stack:
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         """moto → deploy scripts → server, pump, worker. Raises StackError naming the step."""
+        for name, port in (("MOTO_PORT", self.settings.moto_port), ("PORT", self.settings.port)):
+            if port_in_use(port):
+                raise StackError(
+                    "checking ports",
+                    None,
+                    f"127.0.0.1:{port} is in use (is `make up` running? `make down` stops it; "
+                    f"or set {name})",
+                )
         self.logs.mkdir(parents=True, exist_ok=True)
         for old in self.logs.glob("*.log"):
             old.unlink()
