@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from batch_worker.messages import dead_letter_queue_url
+from batch_worker.consumer import dead_letter_queue_url
 from batch_worker.settings import WorkerSettings
 from transcription.aws import READ_TIMEOUT_SECONDS, make_client
 from transcription.exceptions import SettingsError
@@ -75,10 +75,10 @@ def _clients(settings: WorkerSettings) -> tuple[Any, Any, str]:
 
 def run_worker(args: argparse.Namespace) -> int:
     # Imported here: the engine stack (numpy, PyAV, CTranslate2) is heavy; redrive needs none.
-    from batch_worker.consumer import Worker
     from batch_worker.prefetch import RunLimits
     from batch_worker.shutdown import handle_signals
-    from transcription.engines import load_engine
+    from batch_worker.worker import Worker
+    from transcription.inference.engines import load_engine
 
     settings = load(WorkerSettings)
     sqs, s3, dlq_url = _clients(settings)

@@ -1,188 +1,235 @@
-"""The worker: drain the jobs queue with one loaded engine, overlapping I/O and compute.
+"""The jobs queue as the worker sees it: receive, delete, return later, dead-letter.
 
-Four threads share the work of every job:
+Every message received is held by the :class:`~batch_worker.heartbeat.Heartbeat` until it
+is deleted or returned; each of those first takes the message out of the heartbeat, and
+only the one that did acts, so a message is deleted or returned at most once.
 
-- *prefetch* receives messages and prepares them (see :mod:`.prefetch`);
-- *compute* takes prepared jobs in order and runs the engine;
-- *upload* (a few threads) writes the transcripts and deletes the messages;
-- *heartbeat* keeps every held message invisible to other workers (see :mod:`.heartbeat`).
-
-The calling thread only supervises: it returns when the run ends by itself
-(:class:`~batch_worker.prefetch.RunLimits`) or, after a stop request, when the running job
-is done or the grace period has run out (see :mod:`.shutdown`).
-
-A job this worker has just transcribed is not transcribed again when a duplicate message
-for it comes along: the duplicate waits for the first copy's upload and is then deleted
-(or retried later, if that upload failed).
-Duplicates that reach different workers are settled by the store's conditional writes.
+A message sent to the dead-letter queue by the worker carries why in its ``reason``
+attribute (``malformed_job``, ``unsupported_job_version``) and a ``detail``; the job's own
+routing reason moves to ``job_reason``. :func:`restored_attributes` undoes that when the
+message is redriven to the jobs queue.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import Future, wait
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
-from batch_worker.failures import FailureHandler
-from batch_worker.heartbeat import Heartbeat
-from batch_worker.messages import JobQueue, Received
-from batch_worker.metrics import JobMetrics
-from batch_worker.prefetch import Prefetcher, RunLimits, Uploader
-from batch_worker.process import JobProcessor, Prepared, Stores
-from batch_worker.settings import WorkerSettings
-from batch_worker.shutdown import Shutdown
-from transcription.engines.base import Engine
-from transcription.job import Job
+from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import (
+    Retrying,
+    before_sleep_log,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
-__all__ = ["RunSummary", "Worker"]
+from batch_worker.exceptions import NoDeadLetterQueue, QueueUnreachable
+from batch_worker.heartbeat import Heartbeat
+from transcription.transcript import utc_now
+
+__all__ = [
+    "DEAD_LETTER_MARK",
+    "JobConsumer",
+    "Received",
+    "dead_letter_attributes",
+    "dead_letter_queue_url",
+    "receive_retrying",
+    "restored_attributes",
+    "sendable",
+]
 
 log = logging.getLogger(__name__)
 
-RECENT_JOBS = 1024  # identities of jobs transcribed lately, for the duplicate check
-_POLL = 0.2
+RECEIVE_RETRY_SECONDS = 300.0  # SQS unreachable this long: give up, exit non-zero
+MAX_DETAIL_CHARS = 1000
+DEAD_LETTER_MARK = "dead_lettered_at"  # the attribute that says "the worker put this here"
+_TRANSIENT_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable",
+     "InternalError", "InternalFailure", "KmsThrottled"}
+)  # fmt: skip
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    outcomes: dict[str, int]
-    received: int
-    returned_at_exit: int  # messages given back because the grace period ran out
-    error: str | None = None
+@dataclass(eq=False)  # identity: each receive of a message is its own Received
+class Received:
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+    attributes: dict[str, dict[str, Any]]  # message attributes, as SQS returns them
+    received_at: float = field(default_factory=time.monotonic)
+    received_wall: float = field(default_factory=time.time)  # for the time spent queued
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage, for metrics
 
-    @property
-    def clean(self) -> bool:
-        return self.returned_at_exit == 0 and self.error is None
+    @classmethod
+    def from_sqs(cls, message: dict[str, Any]) -> Received:
+        return cls(
+            message_id=message["MessageId"],
+            receipt_handle=message["ReceiptHandle"],
+            body=message.get("Body", ""),
+            receive_count=int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+            attributes=message.get("MessageAttributes") or {},
+        )
 
 
-class Worker:
+def receive_retrying() -> Retrying:
+    """Bounded, jittered retries of ReceiveMessage while SQS is unreachable or throttling."""
+    return Retrying(
+        retry=retry_if_exception_type(QueueUnreachable),
+        stop=stop_after_delay(RECEIVE_RETRY_SECONDS),
+        wait=wait_random_exponential(multiplier=1, max=30),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )
+
+
+class JobConsumer:
     def __init__(
         self,
-        settings: WorkerSettings,
-        engine: Engine,
-        *,
         sqs: Any,
-        s3: Any,
+        queue_url: str,
         dlq_url: str,
-        shutdown: Shutdown | None = None,
+        heartbeat: Heartbeat,
+        retrying: Retrying | None = None,
     ) -> None:
-        self.settings = settings
-        self.shutdown = shutdown or Shutdown(settings.shutdown_grace_seconds)
-        self.heartbeat = Heartbeat(
-            sqs, settings.queue_url, settings.visibility, settings.heartbeat_interval
-        )
-        self.jobs = JobQueue(sqs, settings.queue_url, dlq_url, self.heartbeat)
-        self.metrics = JobMetrics(settings.metrics_namespace)
-        self.failures = FailureHandler(
-            self.jobs, Stores(s3), self.metrics, settings.retry_backoff_seconds
-        )
-        self.processor = JobProcessor(
-            engine,
-            s3,
-            self.jobs,
-            self.failures,
-            self.metrics,
-            settings.engine.max_audio_seconds,
-        )
-        # Jobs transcribed lately (identity → their upload), for the duplicate check.
-        self._recent: OrderedDict[tuple[str, str, str], Future[None]] = OrderedDict()
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.dlq_url = dlq_url
+        self.heartbeat = heartbeat
+        self.retrying = retrying or receive_retrying()
 
-    # --- the run -------------------------------------------------------------------------
-    def run(self, limits: RunLimits | None = None) -> RunSummary:
-        limits = limits or RunLimits()
-        prefetcher = Prefetcher(
-            self.jobs,
-            self.processor,
-            depth=self.settings.prefetch,
-            wait_seconds=self.settings.wait_time_seconds,
-            limits=limits,
-            stopping=self.shutdown.requested,
-            release=self._release,
-        )
-        uploader = Uploader()
-        compute = threading.Thread(
-            target=self._compute, args=(prefetcher, uploader), name="compute", daemon=True
-        )
-        log.info(
-            "worker started",
-            extra={
-                "fields": {
-                    "queue_url": self.settings.queue_url,
-                    "visibility_timeout": self.settings.visibility,
-                    "heartbeat_seconds": self.settings.heartbeat_interval,
-                    "prefetch": self.settings.prefetch,
-                }
-            },
-        )
-        self.heartbeat.start()
-        prefetcher.start()
-        compute.start()
+    # --- receiving -----------------------------------------------------------------------
+    def receive(self, max_messages: int, wait_seconds: int) -> list[Received]:
+        """Up to ``max_messages`` (≤ 10) messages, each held from now on."""
+        raw = self.retrying(self._receive_once, min(max_messages, 10), wait_seconds)
+        messages = [Received.from_sqs(m) for m in raw]
+        for message in messages:
+            self.heartbeat.hold(message, message.receipt_handle)
+        return messages
+
+    def _receive_once(self, max_messages: int, wait_seconds: int) -> list[dict[str, Any]]:
         try:
-            self._wait_for(lambda t: _joined(compute, t), uploader.wait, prefetcher.join)
-            returned = self.jobs.release_all()  # none unless the grace period ran out
-        finally:
-            self.heartbeat.stop()
-            uploader.close()
-        summary = RunSummary(
-            outcomes=self.metrics.counts(),
-            received=prefetcher.received,
-            returned_at_exit=returned,
-            error=None if prefetcher.error is None else str(prefetcher.error),
-        )
-        log.info("worker stopped", extra={"fields": {"summary": summary.__dict__}})
-        return summary
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=max_messages,
+                WaitTimeSeconds=wait_seconds,
+                VisibilityTimeout=self.heartbeat.visibility_timeout,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageAttributeNames=["All"],
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _TRANSIENT_CODES:
+                raise QueueUnreachable(f"SQS receive failed: {error}") from error
+            raise
+        except BotoCoreError as error:  # connection refused, timeouts
+            raise QueueUnreachable(f"SQS receive failed: {error}") from error
+        return list(response.get("Messages", ()))
 
-    def _wait_for(self, *steps: Callable[[float], bool]) -> None:
-        """Wait for each step in turn; after a stop request, only until the grace ends."""
-        for step in steps:
-            while not step(_POLL):
-                if self.shutdown.expired():
-                    log.warning("the grace period ran out; returning held jobs to the queue")
-                    return
+    def held(self) -> int:
+        return len(self.heartbeat)
 
-    def _compute(self, prefetcher: Prefetcher, uploader: Uploader) -> None:
-        while (prepared := prefetcher.ready.get()) is not None:
-            try:
-                self._compute_one(prepared, uploader)
-            except Exception as error:  # noqa: BLE001 - a bug must not stop the loop
-                self.failures.handle(prepared.message, prepared.job, error)  # → retried
-            finally:
-                prefetcher.job_done()
+    # --- letting go ----------------------------------------------------------------------
+    def delete(self, message: Received) -> bool:
+        """Delete a held message (only after its transcript, or its fate, is written)."""
+        if not self.heartbeat.drop(message):
+            return False
+        try:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
+        except (BotoCoreError, ClientError) as error:
+            # Its outcome is stored; the next worker to get it finds that and deletes it.
+            log.warning("could not delete message %s: %s", message.message_id, error)
+            return False
+        return True
 
-    def _compute_one(self, prepared: Prepared, uploader: Uploader) -> None:
-        if self.shutdown.requested.is_set():
-            self._release(prepared.message, prepared.job)
-            return
-        identity = prepared.identity
-        first = self._recent.get(identity)
-        if first is not None:
-            uploader.submit(self._confirm_after, first, prepared)
-            return
-        transcribed = self.processor.transcribe(prepared)
-        if transcribed is None:
-            return
-        self._recent[identity] = uploader.submit(self.processor.publish, transcribed)
-        while len(self._recent) > RECENT_JOBS:
-            self._recent.popitem(last=False)
+    def release(self, message: Received, delay_seconds: int) -> bool:
+        """Make a held message visible again after ``delay_seconds`` (0: at once)."""
+        if not self.heartbeat.drop(message):
+            return False
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url,
+                ReceiptHandle=message.receipt_handle,
+                VisibilityTimeout=delay_seconds,
+            )
+        except (BotoCoreError, ClientError) as error:
+            # Not lost: it comes back when its visibility timeout runs out.
+            log.warning("could not return message %s: %s", message.message_id, error)
+            return False
+        return True
 
-    def _confirm_after(self, first: Future[None], duplicate: Prepared) -> None:
-        """Upload thread: wait for the first copy's upload, then settle the duplicate.
+    def release_all(self) -> int:
+        """Shutdown: every message still held goes back to the queue at once."""
+        return sum(self.release(message, 0) for message in self.heartbeat.held())
 
-        Upload tasks start in submission order, so the first copy's upload is running or
-        done by now: this never waits on a task that has not started.
+    def dead_letter(self, message: Received, reason: str, detail: str) -> bool:
+        """Copy the message to the DLQ with ``reason``, then delete it here.
+
+        If the copy fails the error propagates and the message stays held, so the caller
+        can return it to the queue instead: it is never deleted without its copy.
         """
-        wait([first])
-        self.processor.confirm_duplicate(duplicate)
+        self.sqs.send_message(
+            QueueUrl=self.dlq_url,
+            MessageBody=message.body,
+            MessageAttributes=dead_letter_attributes(message.attributes, reason, detail),
+        )
+        return self.delete(message)
 
-    def _release(self, message: Received, job: Job | None = None) -> None:
-        """Shutdown: a job not started goes back to the queue at once."""
-        if self.jobs.release(message, 0):
-            self.metrics.record(message, "released", job)
+
+def sendable(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Received message attributes reduced to what SendMessage accepts."""
+    keep = ("DataType", "StringValue", "BinaryValue")
+    return {
+        name: {k: v for k, v in value.items() if k in keep} for name, value in attributes.items()
+    }
 
 
-def _joined(thread: threading.Thread, timeout: float) -> bool:
-    thread.join(timeout)
-    return not thread.is_alive()
+def _string(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+def dead_letter_attributes(
+    attributes: dict[str, dict[str, Any]], reason: str, detail: str
+) -> dict[str, dict[str, Any]]:
+    out = sendable(attributes)
+    job_reason = out.pop("reason", None)
+    if job_reason is not None:
+        out["job_reason"] = job_reason
+    out["reason"] = _string(reason)
+    out["detail"] = _string(detail[:MAX_DETAIL_CHARS] or reason)
+    out[DEAD_LETTER_MARK] = _string(utc_now())
+    return out
+
+
+def restored_attributes(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The attributes a dead-lettered message had before the worker dead-lettered it.
+
+    Messages that SQS's redrive moved (no mark) keep theirs unchanged.
+    """
+    out = sendable(attributes)
+    if DEAD_LETTER_MARK not in out:
+        return out
+    for name in ("reason", "detail", DEAD_LETTER_MARK):
+        out.pop(name, None)
+    job_reason = out.pop("job_reason", None)
+    if job_reason is not None:
+        out["reason"] = job_reason
+    return out
+
+
+def dead_letter_queue_url(sqs: Any, queue_url: str, configured: str | None = None) -> str:
+    """``DLQ_URL``, or else the dead-letter target of the jobs queue's redrive policy."""
+    if configured:
+        return configured
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+    policy = attributes.get("Attributes", {}).get("RedrivePolicy")
+    if not policy:
+        raise NoDeadLetterQueue(
+            "DLQ_URL is empty and the jobs queue has no redrive policy; set DLQ_URL "
+            "(see config.env.example)"
+        )
+    arn = json.loads(policy)["deadLetterTargetArn"]  # arn:aws:sqs:region:account:name
+    *_, account, name = arn.split(":")
+    return str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from transcription.exceptions import SettingsError, TranscriptionError
 
-__all__ = ["NoDeadLetterQueue", "QueueUnavailable", "WorkerError"]
+__all__ = ["NoDeadLetterQueue", "QueueUnreachable", "WorkerError"]
 
 
 class WorkerError(TranscriptionError):
@@ -19,7 +19,7 @@ class NoDeadLetterQueue(SettingsError):
     code = "no_dead_letter_queue"
 
 
-class QueueUnavailable(WorkerError):
+class QueueUnreachable(WorkerError):
     """SQS kept failing for longer than the worker's retry budget."""
 
     code = "queue_unavailable"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_worker.messages import JobQueue, Received
+from batch_worker.consumer import JobConsumer, Received
 from batch_worker.metrics import JobMetrics
 from transcription.exceptions import MalformedJob, SourceChanged, TranscriptionError
 from transcription.job import Job
@@ -89,7 +89,7 @@ def backoff_seconds(receive_count: int, base: float, rng: random.Random | None =
 class FailureHandler:
     def __init__(
         self,
-        queue: JobQueue,
+        queue: JobConsumer,
         stores: Callable[[str], TranscriptStore],  # output bucket → its store
         metrics: JobMetrics,
         backoff_base: float,

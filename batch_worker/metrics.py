@@ -16,7 +16,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from batch_worker.messages import Received
+from batch_worker.consumer import Received
 from transcription.job import Job
 from transcription.transcript import Transcript
 

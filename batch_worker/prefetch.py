@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from batch_worker.messages import JobQueue, Received
-from batch_worker.process import JobProcessor, Prepared
+from batch_worker.consumer import JobConsumer, Received
+from batch_worker.processor import JobProcessor, Prepared
 
 __all__ = ["MAX_RECEIVE", "Prefetcher", "RunLimits", "Uploader"]
 
@@ -51,7 +51,7 @@ class RunLimits:
 class Prefetcher:
     def __init__(
         self,
-        jobs: JobQueue,
+        jobs: JobConsumer,
         processor: JobProcessor,
         *,
         depth: int,

@@ -4,7 +4,7 @@ Run it after the fix (a new worker version that reads the message, an IAM change
 that exists again). Each message is sent to the jobs queue first and deleted from the DLQ
 after, so a failure in between leaves a duplicate (settled by the conditional writes), never
 a loss. Messages the worker dead-lettered itself get their original attributes back (see
-:func:`~batch_worker.messages.restored_attributes`).
+:func:`~batch_worker.consumer.restored_attributes`).
 
 ``--dry-run`` moves nothing: it counts the messages by ``reason`` and makes them visible
 again at once.
@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from batch_worker.messages import restored_attributes
+from batch_worker.consumer import restored_attributes
 
 __all__ = ["RedriveResult", "redrive"]
 

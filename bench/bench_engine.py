@@ -6,7 +6,7 @@ environment; locally ``MODEL=tiny.en`` on the CPU) and, separately, a plain
 ``faster_whisper.WhisperModel`` with the same model, device and compute type. Then, in
 strictly alternating rounds, it times
 
-* **cli**: ``transcription.service.transcribe_audio`` (PyAV decode + engine) and
+* **cli**: ``transcription.inference.service.transcribe_audio`` (PyAV decode + engine) and
   ``formats.render``, exactly what ``transcription-router transcribe`` runs per file;
 * **direct**: ``WhisperModel.transcribe(path, ...)`` with the same options, consuming
   every segment (faster-whisper decodes the file itself).
@@ -33,12 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from transcription.audio import SAMPLE_RATE, decode_audio
-from transcription.engines import TranscribeOptions, load_engine
-from transcription.engines.faster_whisper import FasterWhisperEngine, default_compute_type
-from transcription.engines.models import resolve_model
 from transcription.formats import render
-from transcription.service import transcribe_audio
+from transcription.inference.audio import SAMPLE_RATE, decode_audio
+from transcription.inference.engines import TranscribeOptions, load_engine
+from transcription.inference.engines.faster_whisper import FasterWhisperEngine, default_compute_type
+from transcription.inference.engines.models import resolve_model
+from transcription.inference.service import transcribe_audio
 from transcription.settings import EngineSettings, load
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@
   in alternating order; the ratio is taken per round, then the median. Target ≤ 1.10.
   The server is the real one (``python -m fastapi_server``, tiny.en on the CPU) when it can
   start; otherwise the test fake server running the real model through
-  ``transcription.service`` (the output says which).
+  ``transcription.inference.service`` (the output says which).
 * **zip**: the size of ``dist/lambda_router.zip`` (built when missing: ``make lambda-zip``).
 
     .venv/bin/python bench/bench_router.py [--events 200] [--rounds 7]
@@ -149,14 +149,17 @@ def a_server(
             return
     except (RuntimeError, TimeoutError) as error:
         sys.stderr.write(f"the real server did not start ({error}); using the fake server\n")
-    from transcription.engines import load_engine
+    from transcription.inference.engines import load_engine
     from transcription.settings import EngineSettings
 
     fake = FakeServer(
         s3, api_key=API_KEY, transcriber=engine_transcriber(load_engine(EngineSettings()))
     )
     with fake:
-        yield fake.url, "tests/support/fake_server.py running tiny.en via transcription.service"
+        yield (
+            fake.url,
+            "tests/support/fake_server.py running tiny.en via transcription.inference.service",
+        )
 
 
 def post_directly(server_url: str, bucket: str, key: str, etag: str) -> float:

@@ -46,8 +46,8 @@ from tests.server.harness import (  # noqa: E402
     start_server,
     wav_seconds,
 )
-from transcription.audio import decode_audio  # noqa: E402
-from transcription.engines import TranscribeOptions, load_engine  # noqa: E402
+from transcription.inference.audio import decode_audio  # noqa: E402
+from transcription.inference.engines import TranscribeOptions, load_engine  # noqa: E402
 from transcription.settings import EngineSettings, load  # noqa: E402
 
 SAMPLES = sorted((ROOT / "tests" / "samples").glob("speech-*.wav"))

@@ -6,7 +6,7 @@ and measures, in alternating rounds:
 
 * **engine**: the sum of in-process ``transcribe_audio(engine, path)`` times (decode + engine)
   on N local files, cycling the committed samples: the floor for transcribing them;
-* **worker**: the wall time of a :class:`~batch_worker.consumer.Worker` draining N jobs for
+* **worker**: the wall time of a :class:`~batch_worker.worker.Worker` draining N jobs for
   the same files from SQS and S3 (receive, transcript check, download, decode, transcribe,
   upload of json/txt/srt/vtt, delete), run with ``max_jobs=N`` so no idle wait is counted.
   Target: worker ÷ engine ≤ 1.05 (prefetch and the upload thread hide the I/O);
@@ -38,15 +38,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from batch_worker.consumer import Worker  # noqa: E402
 from batch_worker.prefetch import RunLimits  # noqa: E402
 from batch_worker.settings import WorkerSettings  # noqa: E402
+from batch_worker.worker import Worker  # noqa: E402
 from local_stack.processes import moto_server  # noqa: E402
 from tests.support.jobs import enqueue, upload_job  # noqa: E402
-from transcription.audio import SAMPLE_RATE  # noqa: E402
 from transcription.aws import make_client  # noqa: E402
-from transcription.engines import TranscribeOptions, load_engine  # noqa: E402
-from transcription.service import transcribe_audio  # noqa: E402
+from transcription.inference.audio import SAMPLE_RATE  # noqa: E402
+from transcription.inference.engines import TranscribeOptions, load_engine  # noqa: E402
+from transcription.inference.service import transcribe_audio  # noqa: E402
 from transcription.settings import AwsSettings, EngineSettings, load  # noqa: E402
 from transcription.transcript import Transcript  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Named errors of the server, each with its HTTP status and stable ``code``.
 
 The core's own errors (:mod:`transcription.exceptions`) are mapped to statuses in
-:mod:`fastapi_server.errors`; these are the ones only the server raises.
+:mod:`fastapi_server.error_handlers`; these are the ones only the server raises.
 """
 
 from __future__ import annotations

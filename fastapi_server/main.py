@@ -14,14 +14,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from fastapi_server import errors
+from fastapi_server import error_handlers
 from fastapi_server.api.routes import ROUTERS
 from fastapi_server.auth import KeyRing, load_keys
 from fastapi_server.middleware import RequestMiddleware
 from fastapi_server.settings import ServerSettings
 from fastapi_server.state import ServerState
 from transcription.aws import make_client
-from transcription.engines import Engine, load_engine
+from transcription.inference.engines import Engine, load_engine
 from transcription.settings import EngineSettings, load
 
 __all__ = ["create_app"]
@@ -57,7 +57,7 @@ def create_app(
 
     app = FastAPI(title="Transcription server", version="1.0.0", lifespan=lifespan)
     app.state.server = state
-    errors.install(app)
+    error_handlers.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(RequestMiddleware, metrics=state.metrics)

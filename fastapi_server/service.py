@@ -16,11 +16,11 @@ from botocore.exceptions import ClientError
 
 from fastapi_server.exceptions import BucketNotAllowed, InvalidRequest, NotReady
 from fastapi_server.state import ServerState
-from transcription.engines import Engine, TranscribeOptions
 from transcription.exceptions import SourceChanged, SourceMissing, TranscriptExists
+from transcription.inference.engines import Engine, TranscribeOptions
+from transcription.inference.service import download, publish, transcribe_audio
 from transcription.layout import Layout, normalize_etag, parse_s3_uri
 from transcription.logging import append_keys
-from transcription.service import download, publish, transcribe_audio
 from transcription.store import TranscriptStore, is_not_found
 from transcription.transcript import Transcript
 

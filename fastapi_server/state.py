@@ -11,7 +11,7 @@ from fastapi_server.dedupe import InFlight
 from fastapi_server.metrics import Metrics
 from fastapi_server.ratelimit import RateLimiter
 from fastapi_server.settings import ServerSettings
-from transcription.engines import Engine
+from transcription.inference.engines import Engine
 from transcription.layout import Layout
 
 __all__ = ["ServerState"]

@@ -27,7 +27,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from lambda_router.breaker import CircuitBreaker
-from lambda_router.budget import Deadline
+from lambda_router.deadline import Deadline
 from lambda_router.exceptions import DirectCallFailed, RetryableServerError, ServerRejected
 from lambda_router.health import Health, HealthClient, HealthState
 from lambda_router.transport import HttpResponse, Transport, TransportError, retry_after_seconds

@@ -1,6 +1,6 @@
 """Named errors of the router.
 
-Only :class:`QueueUnavailable` and :class:`MalformedEvent` leave the handler: both make the
+Only :class:`EnqueueFailed` and :class:`MalformedEvent` leave the handler: both make the
 invocation fail, so Lambda's own retries and its on-failure destination keep the event.
 The server errors are caught by the router and turned into a route.
 """
@@ -11,8 +11,8 @@ from transcription.exceptions import TranscriptionError
 
 __all__ = [
     "DirectCallFailed",
+    "EnqueueFailed",
     "MalformedEvent",
-    "QueueUnavailable",
     "RetryableServerError",
     "RouterError",
     "ServerRejected",
@@ -31,7 +31,7 @@ class MalformedEvent(RouterError):
     code = "malformed_event"
 
 
-class QueueUnavailable(RouterError):
+class EnqueueFailed(RouterError):
     """SQS could not be reached or refused the job: the event must not be dropped."""
 
     code = "queue_unavailable"

@@ -16,7 +16,7 @@ import os
 import threading
 from typing import Any
 
-from lambda_router.budget import Deadline
+from lambda_router.deadline import Deadline
 from lambda_router.events import parse_event
 from lambda_router.router import Router
 from lambda_router.settings import RouterSettings

@@ -3,8 +3,8 @@
 ``make lambda-zip`` (or ``python -m lambda_router.package``) puts into the zip:
 
 - ``lambda_router/`` without this builder and the local event pump;
-- the light modules of ``transcription/`` the router imports (:data:`LIGHT_CORE`: no audio,
-  engines or service, so no numpy, PyAV or faster-whisper);
+- the light core: ``transcription/`` without its heavy subpackage ``transcription.inference``
+  (audio, engines, service, CLI), so no numpy, PyAV or faster-whisper;
 - boto3 and tenacity at the versions installed here (the ones the tests ran against),
   fetched by pip for the Lambda runtime's platform (``--platform manylinux2014_x86_64
   --only-binary=:all: --python-version 3.12``).
@@ -33,21 +33,11 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["LIGHT_CORE", "build", "main"]
+__all__ = ["build", "light_core", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
-LIGHT_CORE = (
-    "__init__",
-    "aws",
-    "exceptions",
-    "formats",
-    "job",
-    "layout",
-    "logging",
-    "settings",
-    "store",
-    "transcript",
-)
+# The light core is ``transcription`` without its heavy subpackage (and the CLI entry point).
+HEAVY_PARTS = frozenset({"inference", "__main__.py"})
 LOCAL_ONLY = frozenset({"package.py", "pump.py"})
 BOTOCORE_SERVICES = frozenset({"s3", "sqs", "ssm", "sts"})
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
@@ -80,8 +70,15 @@ def _copy_sources(tree: Path) -> None:
             shutil.copy2(source, router / source.name)
     core = tree / "transcription"
     core.mkdir()
-    for name in LIGHT_CORE:
-        shutil.copy2(ROOT / "transcription" / f"{name}.py", core / f"{name}.py")
+    for source in light_core():
+        shutil.copy2(source, core / source.name)
+
+
+def light_core() -> list[Path]:
+    """The light core's files: every module of ``transcription/`` but its heavy parts."""
+    return sorted(
+        path for path in (ROOT / "transcription").glob("*.py") if path.name not in HEAVY_PARTS
+    )
 
 
 def _install_dependencies(tree: Path, python_version: str, platform: str, with_boto3: bool) -> None:

@@ -21,14 +21,14 @@ from botocore.exceptions import ClientError
 from tenacity.wait import wait_base
 
 from lambda_router.breaker import CircuitBreaker
-from lambda_router.budget import Deadline
 from lambda_router.client import DirectClient
+from lambda_router.deadline import Deadline
 from lambda_router.events import ObjectEvent
 from lambda_router.exceptions import DirectCallFailed, ServerRejected
 from lambda_router.health import HealthClient
 from lambda_router.metrics import Metrics
 from lambda_router.policy import Route, choose, ignore_reason
-from lambda_router.queue import JobQueue
+from lambda_router.publisher import JobPublisher
 from lambda_router.server_url import ServerUrlSource
 from lambda_router.settings import RouterSettings
 from lambda_router.transport import Transport, UrllibTransport
@@ -116,7 +116,7 @@ class Router:
         self.layout = Layout(storage.input_prefix, storage.output_prefix)
         self.s3 = s3
         self.store = TranscriptStore(s3, storage.output_bucket, self.layout)
-        self.queue = JobQueue(sqs, settings.queue_url)
+        self.queue = JobPublisher(sqs, settings.queue_url)
         transport = transport or UrllibTransport()
         self.breaker = breaker or CircuitBreaker(
             settings.breaker_failures, settings.breaker_cooldown_seconds

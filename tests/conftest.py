@@ -99,7 +99,7 @@ def sample_scripts() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def engine() -> Any:
     """The real tiny.en model on the CPU, loaded once for the session."""
-    from transcription.engines import load_engine
+    from transcription.inference.engines import load_engine
     from transcription.settings import EngineSettings
 
     return load_engine(EngineSettings())

@@ -1,5 +1,5 @@
 """``python -m transcription``: the ``transcription-router`` command."""
 
-from transcription.cli import main
+from transcription.inference.cli import main
 
 raise SystemExit(main())

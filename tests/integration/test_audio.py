@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from tests.support.media import ENCODINGS, NonSeekable, encode, lying_flac
-from transcription.audio import SAMPLE_RATE, decode_audio, probe_duration
 from transcription.exceptions import AudioTooLong, EmptyAudio, NotAudio
+from transcription.inference.audio import SAMPLE_RATE, decode_audio, probe_duration
 
 TONE_HZ = 1000.0
 TONE_SECONDS = 1.0

@@ -12,7 +12,7 @@ import pytest
 from tests.support.media import encode
 from tests.support.subtitles import check_rules, parse_subtitles, words_of
 from tests.support.wer import wer
-from transcription.audio import decode_audio
+from transcription.inference.audio import decode_audio
 from transcription.transcript import Transcript
 
 pytestmark = pytest.mark.slow

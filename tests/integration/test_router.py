@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from lambda_router import handler
-from lambda_router.exceptions import QueueUnavailable
+from lambda_router.exceptions import EnqueueFailed
 from lambda_router.handler import handle
 from tests.conftest import REGION
 from tests.support import router_kit
@@ -142,7 +142,7 @@ def test_every_queue_reason_is_a_job_reason(kit: RouterKit) -> None:
 def test_a_queue_that_refuses_raises_so_lambda_keeps_the_event(kit: RouterKit) -> None:
     etag, size = kit.upload(KEY)
     kit.server.set_mode("down")
-    with pytest.raises(QueueUnavailable):
+    with pytest.raises(EnqueueFailed):
         route(kit, kit.event(KEY, etag, size), queue_url=kit.queue_url + "-missing")
     assert kit.emf_lines() == []  # no result is claimed for an event that was not handled
 
@@ -155,7 +155,7 @@ def test_an_unreachable_queue_raises_so_lambda_keeps_the_event(
     router = kit.router()
     nowhere = AwsSettings(aws_region=REGION, aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
     router.queue.sqs = make_client("sqs", nowhere, connect_timeout=0.5, max_attempts=1)
-    with pytest.raises(QueueUnavailable):
+    with pytest.raises(EnqueueFailed):
         handle(router, kit.event(KEY, etag, size), context())
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lambda_router.package import LIGHT_CORE, build
+from lambda_router.package import build, light_core
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,9 @@ def test_zip_holds_only_the_light_parts(unpacked: tuple[Path, Path]) -> None:
     archive, tree = unpacked
     top = {p.name for p in tree.iterdir() if not p.name.endswith(".dist-info")}
     assert top == ALLOWED_TOP
-    assert sorted(p.stem for p in (tree / "transcription").iterdir()) == sorted(LIGHT_CORE)
+    assert sorted(p.stem for p in (tree / "transcription").iterdir()) == sorted(
+        p.stem for p in light_core()
+    )
     assert not (tree / "lambda_router" / "pump.py").exists()
     services = sorted(p.name for p in (tree / "botocore" / "data").iterdir() if p.is_dir())
     assert services == ["s3", "sqs", "ssm", "sts"]

@@ -515,7 +515,7 @@ def test_log_lines_are_json_and_carry_the_request_id(
         "/transcribe-s3", json={"s3_input_path": uri}, headers={"X-Request-ID": "log-check-1"}
     )
     assert response.status_code == 200
-    expected = {"fastapi_server.access", "transcription.service"}
+    expected = {"fastapi_server.access", "transcription.inference.service"}
     deadline = time.monotonic() + 10  # the access line is written just after the answer
     while True:
         lines = [json.loads(line) for line in stack.server.log_lines() if line.startswith("{")]

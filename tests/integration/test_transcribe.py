@@ -9,9 +9,9 @@ import pytest
 
 from tests.support.media import encode
 from tests.support.wer import wer
-from transcription.audio import decode_audio
-from transcription.engines import TranscribeOptions, load_engine
-from transcription.service import transcribe_audio
+from transcription.inference.audio import decode_audio
+from transcription.inference.engines import TranscribeOptions, load_engine
+from transcription.inference.service import transcribe_audio
 from transcription.settings import EngineSettings
 
 MAX_WER = 0.15

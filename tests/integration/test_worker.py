@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from batch_worker.consumer import RunSummary, Worker
-from batch_worker.messages import dead_letter_attributes
+from batch_worker.consumer import dead_letter_attributes
 from batch_worker.prefetch import RunLimits
 from batch_worker.settings import WorkerSettings
+from batch_worker.worker import RunSummary, Worker
 from tests.conftest import unique
 from tests.support.jobs import enqueue, queue_counts, upload_job
 from tests.support.processes import ROOT

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from fastapi_server.auth import KeyRing
 from fastapi_server.main import create_app
 from tests.server.harness import in_process_settings
-from transcription.engines import Engine
+from transcription.inference.engines import Engine
 from transcription.settings import EngineSettings
 
 KEY = "in-process-key-0123456789"

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from fastapi_server import errors
+from fastapi_server import error_handlers
 from fastapi_server.api.forms import parse_form
 from fastapi_server.api.schemas import OpenAIForm
 from fastapi_server.state import ServerState
@@ -23,7 +23,7 @@ seen: dict[str, Any] = {}
 def make_app() -> FastAPI:
     app = FastAPI()
     app.state.server = ServerState.build(in_process_settings(), s3=object())
-    errors.install(app)
+    error_handlers.install(app)
 
     @app.post("/up")
     async def up(request: Request) -> dict[str, Any]:

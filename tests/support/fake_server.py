@@ -64,8 +64,8 @@ def made_up_transcriber(s3: Any, bucket: str, key: str) -> Transcript:
 
 def engine_transcriber(engine: Any) -> Transcriber:
     """Download, decode and transcribe with a real engine, as the server does."""
-    from transcription.engines.base import TranscribeOptions
-    from transcription.service import download, transcribe_audio
+    from transcription.inference.engines.base import TranscribeOptions
+    from transcription.inference.service import download, transcribe_audio
 
     def transcribe(s3: Any, bucket: str, key: str) -> Transcript:
         downloaded = download(s3, bucket, key)

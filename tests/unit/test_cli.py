@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from transcription import formats
-from transcription.cli import FORMAT_CHOICES, main
+from transcription.inference.cli import FORMAT_CHOICES, main
 
 
 def test_format_choices_are_the_writers() -> None:

@@ -1,42 +1,70 @@
-"""The light core stays light: the Lambda router imports it without numpy, PyAV or engines."""
+"""The light core is a package boundary: ``transcription`` minus ``transcription.inference``.
+
+Every module of the light core, and every module the Lambda packages ship, imports without
+numpy, PyAV, an engine or anything of ``transcription.inference``. The list of modules is
+read from the tree, not kept by hand, so a new module is checked the day it is added.
+"""
 
 from __future__ import annotations
 
+import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("numpy", "av", "faster_whisper", "ctranslate2", "tqdm", "whisperx", "torch")
+# What the Lambda functions run: the router (less its local-only pump and zip builder) and the
+# scheduler. Their imports must stay on the light side.
+LAMBDA_LOCAL_ONLY = {"lambda_router.pump", "lambda_router.package", "lambda_router.__main__"}
+
+
+def _modules(package: str) -> list[str]:
+    folder = ROOT / package.replace(".", "/")
+    return [f"{package}.{info.name}" for info in pkgutil.iter_modules([str(folder)])]
+
+
+def light_core_modules() -> list[str]:
+    return [
+        m
+        for m in _modules("transcription")
+        if m not in {"transcription.inference", "transcription.__main__"}
+    ]
+
+
+def lambda_modules() -> list[str]:
+    router = [m for m in _modules("lambda_router") if m not in LAMBDA_LOCAL_ONLY]
+    return [*router, "batch_worker.scheduler"]
 
 
 def heavy_modules_after_import(module: str) -> list[str]:
     """Import ``module`` in a fresh interpreter (this one has numpy loaded long ago)."""
-    code = f"import sys, {module}\nprint(*(m for m in {HEAVY!r} if m in sys.modules))"
+    probe = (*HEAVY, "transcription.inference")
+    code = f"import sys, {module}\nprint(*(m for m in {probe!r} if m in sys.modules))"
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     return result.stdout.split()
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "transcription.layout",
-        "transcription.store",
-        "transcription.job",
-        "transcription.settings",
-        "transcription.aws",
-        "transcription.transcript",
-        "transcription.logging",
-        "transcription.exceptions",
-    ],
-)
-def test_importing_light_module_loads_nothing_heavy(module: str) -> None:
+def test_the_light_core_is_found_from_the_tree() -> None:
+    modules = light_core_modules()
+    assert {"transcription.store", "transcription.layout", "transcription.job"} <= set(modules)
+    assert not any(m.startswith("transcription.inference") for m in modules)
+
+
+@pytest.mark.parametrize("module", [*light_core_modules(), *lambda_modules()])
+def test_light_module_imports_nothing_heavy(module: str) -> None:
     heavy = heavy_modules_after_import(module)
     assert heavy == [], f"{module} imported {heavy}"
 
 
 def test_the_check_sees_a_heavy_import() -> None:
     """The same probe on a heavy module reports it, so an empty answer above means something."""
-    assert heavy_modules_after_import("transcription.audio") == ["numpy", "av"]
+    assert heavy_modules_after_import("transcription.inference.audio") == [
+        "numpy",
+        "av",
+        "transcription.inference",
+    ]

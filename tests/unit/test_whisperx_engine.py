@@ -16,8 +16,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from transcription.engines import TranscribeOptions, load_engine
 from transcription.exceptions import SettingsError
+from transcription.inference.engines import TranscribeOptions, load_engine
 from transcription.settings import EngineSettings
 from transcription.transcript import Transcript
 
@@ -52,7 +52,7 @@ def test_loading_needs_whisperx_and_says_so(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_adapter_module_imports_without_whisperx() -> None:
     code = (
-        "import sys, transcription.engines.whisperx as w;"
+        "import sys, transcription.inference.engines.whisperx as w;"
         "print(w.WhisperXEngine.__name__, 'whisperx' in sys.modules, 'torch' in sys.modules)"
     )
     out = subprocess.run(

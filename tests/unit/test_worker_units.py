@@ -13,17 +13,17 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_none
 
 from batch_worker.__main__ import build_parser
-from batch_worker.exceptions import QueueUnavailable
-from batch_worker.failures import MAX_BACKOFF_SECONDS, Action, backoff_seconds, classify
-from batch_worker.heartbeat import Heartbeat
-from batch_worker.messages import (
-    JobQueue,
+from batch_worker.consumer import (
+    JobConsumer,
     Received,
     dead_letter_attributes,
     restored_attributes,
 )
+from batch_worker.exceptions import QueueUnreachable
+from batch_worker.failures import MAX_BACKOFF_SECONDS, Action, backoff_seconds, classify
+from batch_worker.heartbeat import Heartbeat
 from batch_worker.metrics import emf, job_fields
-from batch_worker.process import parse_job
+from batch_worker.processor import parse_job
 from batch_worker.settings import WorkerSettings, default_visibility_timeout
 from tests.unit.test_light_imports import heavy_modules_after_import
 from transcription import exceptions as errors
@@ -235,14 +235,14 @@ def test_receive_retries_a_bounded_number_of_times_then_raises(
     )
     attempts: list[int] = []
     retrying = Retrying(
-        retry=retry_if_exception_type(QueueUnavailable),
+        retry=retry_if_exception_type(QueueUnreachable),
         stop=stop_after_attempt(3),
         wait=wait_none(),
         after=lambda state: attempts.append(state.attempt_number),
         reraise=True,
     )
-    queue = JobQueue(sqs, BASE_ENV["QUEUE_URL"], "dlq", Heartbeat(sqs, "q", 30, 10), retrying)
-    with pytest.raises(QueueUnavailable):
+    queue = JobConsumer(sqs, BASE_ENV["QUEUE_URL"], "dlq", Heartbeat(sqs, "q", 30, 10), retrying)
+    with pytest.raises(QueueUnreachable):
         queue.receive(1, 0)
     assert attempts == [1, 2, 3]
 

@@ -30,7 +30,7 @@ from fastapi_server.api.schemas import (
 from fastapi_server.exceptions import NotFound
 from fastapi_server.service import server_timing, transcribe_file
 from transcription import formats
-from transcription.engines import TranscribeOptions
+from transcription.inference.engines import TranscribeOptions
 from transcription.transcript import Transcript, utc_now
 
 __all__ = ["router"]

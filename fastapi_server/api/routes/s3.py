@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi_server.api.deps import CallerDep, StateDep
 from fastapi_server.api.schemas import TranscribeS3Request, TranscribeS3Response, errors
 from fastapi_server.service import S3Result, resolve_target, transcribe_s3
-from transcription.engines import TranscribeOptions
+from transcription.inference.engines import TranscribeOptions
 from transcription.transcript import utc_now
 
 __all__ = ["router"]

@@ -9,7 +9,7 @@ from fastapi_server.api.forms import multipart_body, receive_form
 from fastapi_server.api.schemas import TranscribeForm, TranscriptModel, errors
 from fastapi_server.service import server_timing, transcribe_file
 from transcription import formats
-from transcription.engines import TranscribeOptions
+from transcription.inference.engines import TranscribeOptions
 from transcription.transcript import utc_now
 
 __all__ = ["router"]

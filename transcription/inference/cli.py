@@ -11,7 +11,7 @@ progress bar runs on stderr. A file that fails gets one line on stderr naming it
 reason; the other files are still done, and the exit status is 1 if any failed (2 for a
 usage or settings error). The engine is loaded once, from the same settings as the services
 (``ENGINE``, ``MODEL``, ``DEVICE``, ``MAX_AUDIO_SECONDS``…), and each file goes through
-:func:`transcription.service.transcribe_audio`, the code path the server and worker use.
+:func:`transcription.inference.service.transcribe_audio`, the code path the server and worker use.
 
 The heavy modules (numpy, PyAV, the engine) are imported only when a command runs, so
 ``--help`` answers at once.
@@ -31,7 +31,7 @@ from transcription.exceptions import SettingsError, TranscriptionError
 from transcription.logging import configure
 
 if TYPE_CHECKING:
-    from transcription.engines.base import Engine, TranscribeOptions
+    from transcription.inference.engines.base import Engine, TranscribeOptions
     from transcription.settings import EngineSettings
 
 __all__ = ["main"]
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def transcribe_files(args: argparse.Namespace) -> int:
-    from transcription.engines import TranscribeOptions
+    from transcription.inference.engines import TranscribeOptions
 
     try:
         settings = _settings(args.model)
@@ -102,7 +102,7 @@ def _settings(model: str | None) -> EngineSettings:
 
 def _load_engine(settings: EngineSettings) -> Engine:
     """Load the engine once; a model that cannot be found or read is a settings error."""
-    from transcription.engines import load_engine
+    from transcription.inference.engines import load_engine
 
     try:
         return load_engine(settings)
@@ -114,7 +114,7 @@ def _transcribe(
     engine: Engine, path: Path, fmt: str, options: TranscribeOptions, limit: float
 ) -> str:
     from transcription.formats import render
-    from transcription.service import transcribe_audio
+    from transcription.inference.service import transcribe_audio
 
     transcript = transcribe_audio(engine, path, options, max_audio_seconds=limit)
     text = render(transcript, fmt)

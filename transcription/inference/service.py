@@ -16,9 +16,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from transcription.audio import Audio, AudioSource, decode_audio
-from transcription.engines.base import Engine, TranscribeOptions
 from transcription.exceptions import SourceChanged, SourceMissing, StorageUnavailable
+from transcription.inference.audio import Audio, AudioSource, decode_audio
+from transcription.inference.engines.base import Engine, TranscribeOptions
 from transcription.layout import normalize_etag
 from transcription.store import TranscriptStore, is_not_found
 from transcription.transcript import Source, Timings, Transcript, utc_now

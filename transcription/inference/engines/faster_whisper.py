@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from transcription.audio import SAMPLE_RATE
-from transcription.engines.base import TranscribeOptions
-from transcription.engines.models import resolve_model
 from transcription.exceptions import EngineError
+from transcription.inference.audio import SAMPLE_RATE
+from transcription.inference.engines.base import TranscribeOptions
+from transcription.inference.engines.models import resolve_model
 from transcription.settings import EngineSettings
 from transcription.transcript import Segment, Timings, Transcript, Word
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import logging
 
-from transcription.engines.base import Engine
 from transcription.exceptions import UnknownEngine
+from transcription.inference.engines.base import Engine
 from transcription.settings import EngineSettings
 
 __all__ = ["ENGINES", "load_engine"]
@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 
 # name → "module:class"; imported lazily so whisperx is never needed where it is not used.
 ENGINES = {
-    "faster-whisper": "transcription.engines.faster_whisper:FasterWhisperEngine",
-    "whisperx": "transcription.engines.whisperx:WhisperXEngine",
+    "faster-whisper": "transcription.inference.engines.faster_whisper:FasterWhisperEngine",
+    "whisperx": "transcription.inference.engines.whisperx:WhisperXEngine",
 }
 
 

@@ -1,7 +1,7 @@
 """The batch path: one SQS ``SendMessage`` with the job message (``transcription.job.Job``).
 
 ``reason`` goes in the body and as a message attribute (queue metrics are split by it).
-If SQS cannot be reached or refuses, :class:`QueueUnavailable` is raised: the invocation
+If SQS cannot be reached or refuses, :class:`EnqueueFailed` is raised: the invocation
 fails, so Lambda retries it and finally hands it to its on-failure destination. An event
 is never dropped silently.
 """
@@ -13,15 +13,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_router.exceptions import QueueUnavailable
+from lambda_router.exceptions import EnqueueFailed
 from transcription.job import Job
 
-__all__ = ["JobQueue"]
+__all__ = ["JobPublisher"]
 
 log = logging.getLogger(__name__)
 
 
-class JobQueue:
+class JobPublisher:
     def __init__(self, sqs: Any, queue_url: str) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -36,7 +36,7 @@ class JobQueue:
                 DelaySeconds=delay_seconds,
             )
         except (ClientError, BotoCoreError) as error:
-            raise QueueUnavailable(
+            raise EnqueueFailed(
                 f"cannot put the job for s3://{job.bucket}/{job.key} on {self.queue_url}: {error}"
             ) from error
         message_id = str(response["MessageId"])

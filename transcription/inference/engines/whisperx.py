@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from transcription.audio import SAMPLE_RATE
-from transcription.engines.base import TranscribeOptions
-from transcription.engines.faster_whisper import default_compute_type
-from transcription.engines.models import resolve_model
 from transcription.exceptions import EngineError, SettingsError
+from transcription.inference.audio import SAMPLE_RATE
+from transcription.inference.engines.base import TranscribeOptions
+from transcription.inference.engines.faster_whisper import default_compute_type
+from transcription.inference.engines.models import resolve_model
 from transcription.settings import EngineSettings
 from transcription.transcript import Segment, Timings, Transcript, Word
 

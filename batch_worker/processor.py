@@ -21,17 +21,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from batch_worker.consumer import JobConsumer, Received
 from batch_worker.failures import FailureHandler
-from batch_worker.messages import JobQueue, Received
 from batch_worker.metrics import JobMetrics
 from transcription import formats
-from transcription.audio import Audio, decode_audio
-from transcription.engines.base import Engine, TranscribeOptions
 from transcription.exceptions import MalformedJob, TranscriptExists
+from transcription.inference.audio import Audio, decode_audio
+from transcription.inference.engines.base import Engine, TranscribeOptions
+from transcription.inference.service import download, publish, transcribe_audio
 from transcription.job import Job
 from transcription.layout import normalize_etag
 from transcription.logging import append_keys, log_context
-from transcription.service import download, publish, transcribe_audio
 from transcription.store import TranscriptStore
 from transcription.transcript import Source, Transcript
 
@@ -91,7 +91,7 @@ class JobProcessor:
         self,
         engine: Engine,
         s3: Any,
-        queue: JobQueue,
+        queue: JobConsumer,
         failures: FailureHandler,
         metrics: JobMetrics,
         max_audio_seconds: float | None,

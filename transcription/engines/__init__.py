@@ -1,6 +1,0 @@
-"""Speech-to-text engines behind one small interface; see :mod:`.base`."""
-
-from transcription.engines.base import Engine, TranscribeOptions
-from transcription.engines.registry import ENGINES, load_engine
-
-__all__ = ["ENGINES", "Engine", "TranscribeOptions", "load_engine"]
