@@ -1,11 +1,18 @@
 """One job, in the three stages the consumer overlaps across jobs.
 
-1. :meth:`JobProcessor.prepare` (prefetch thread): parse the message, re-check the transcript
-   (skip if current), download the audio conditionally on the job's ETag, decode it.
+1. :meth:`JobProcessor.prepare` (prefetch thread): parse the message, check its buckets and
+   output key against the worker's own settings (a job naming anything but the layout's place
+   for its audio is dead-lettered, never written), re-check the transcript (skip if current,
+   after writing any sidecar it lacks), download the audio conditionally on the job's ETag,
+   decode it.
 2. :meth:`JobProcessor.transcribe` (compute thread): run the engine; the transcript gets
    route ``batch``, its source, and ``timings.queued_at`` from the job's ``enqueued_at``.
 3. :meth:`JobProcessor.publish` (upload threads): write the transcript and sidecars with the
    store's conditional semantics, then delete the message.
+
+S3 requests per transcribed job: the transcript HEAD, the audio GET, the transcript PUT
+(conditional on what the HEAD saw, so no second look), one PUT per sidecar and the error
+record DELETE.
 
 A stage that fails hands the message to :class:`~batch_worker.failures.FailureHandler`.
 The message is deleted only after its transcript is stored (or found current), or after
@@ -25,14 +32,14 @@ from batch_worker.consumer import JobConsumer, Received
 from batch_worker.failures import FailureHandler
 from batch_worker.metrics import JobMetrics
 from transcription import formats
-from transcription.exceptions import MalformedJob, TranscriptExists
+from transcription.exceptions import MalformedJob, RefusedJob, TargetNotAllowed, TranscriptExists
 from transcription.inference.audio import Audio, decode_audio
 from transcription.inference.engines.base import Engine, TranscribeOptions
 from transcription.inference.service import download, publish, transcribe_audio
 from transcription.job import Job
-from transcription.layout import normalize_etag
+from transcription.layout import OutputPolicy, normalize_etag
 from transcription.logging import append_keys, log_context
-from transcription.store import TranscriptStore
+from transcription.store import StoredObject, TranscriptStore
 from transcription.transcript import Source, Transcript
 
 __all__ = ["JobProcessor", "Prepared", "Stores", "Transcribed", "parse_job"]
@@ -42,12 +49,20 @@ log = logging.getLogger(__name__)
 ROUTE = "batch"
 
 
-def parse_job(body: str) -> Job:
-    """A job message, validated; raises :class:`MalformedJob` (or its version subclass)."""
+def parse_job(body: str, policy: OutputPolicy | None = None) -> Job:
+    """A job message, validated; raises :class:`MalformedJob` (or its version subclass).
+
+    With ``policy`` its buckets and output key are checked too: :class:`RefusedJob`.
+    """
     job = Job.from_json(body)
     unknown = sorted(set(job.options.formats) - set(formats.FORMATS))
     if unknown:
         raise MalformedJob(f"unknown output formats {unknown}; known: {', '.join(formats.FORMATS)}")
+    if policy is not None:
+        try:
+            policy.check(job.bucket, job.key, job.output_bucket, job.output_key)
+        except TargetNotAllowed as refused:
+            raise RefusedJob(refused) from None
     return job
 
 
@@ -73,6 +88,7 @@ class Prepared:
     job: Job
     source: Source
     audio: Audio
+    seen: StoredObject | None = None  # the transcript key before the download (None: empty)
 
     @property
     def identity(self) -> tuple[str, str, str]:
@@ -95,8 +111,10 @@ class JobProcessor:
         failures: FailureHandler,
         metrics: JobMetrics,
         max_audio_seconds: float | None,
+        policy: OutputPolicy,
     ) -> None:
         self.engine = engine
+        self.policy = policy
         self.s3 = s3
         self.queue = queue
         self.failures = failures
@@ -123,9 +141,12 @@ class JobProcessor:
         job: Job | None = None
         with self._job_context(message):
             try:
-                job = parse_job(message.body)
+                job = parse_job(message.body, self.policy)
                 append_keys(s3_key=job.key, trace_id=job.trace_id, reason=job.reason)
-                if self.stores(job.output_bucket).is_current(job.output_key, job.etag):
+                store = self.stores(job.output_bucket)
+                seen = store.head(job.output_key)
+                if seen is not None and seen.is_current_for(job.etag):
+                    store.repair(job.output_key, seen, job.options.formats)
                     self._finish(message, "skipped", job)
                     return None
                 started = time.perf_counter()
@@ -137,7 +158,7 @@ class JobProcessor:
                 finally:
                     downloaded.discard()
                 message.stages["decode_seconds"] = time.perf_counter() - started
-                return Prepared(message, job, downloaded.source, audio)
+                return Prepared(message, job, downloaded.source, audio, seen)
             except Exception as error:  # noqa: BLE001 - every failure is classified and settled
                 self.failures.handle(message, job, error)
                 return None
@@ -171,6 +192,7 @@ class JobProcessor:
                     done.transcript,
                     job.output_key,
                     job.options.formats,
+                    done.prepared.seen,
                 )
                 outcome = "transcribed"
             except TranscriptExists as exists:

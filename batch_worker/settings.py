@@ -22,7 +22,8 @@ import math
 from dataclasses import dataclass
 
 from transcription.exceptions import SettingsError
-from transcription.settings import AwsSettings, EngineSettings
+from transcription.layout import Layout, OutputPolicy
+from transcription.settings import AwsSettings, EngineSettings, StorageSettings
 
 __all__ = [
     "TRANSFER_MARGIN_SECONDS",
@@ -56,7 +57,9 @@ class WorkerSettings:
     aws: AwsSettings
     engine: EngineSettings
     queue_url: str
+    storage: StorageSettings  # the layout: where a job's audio and transcript may be
     dlq_url: str | None = None  # default: the target of the queue's redrive policy
+    allowed_buckets: tuple[str, ...] = ()  # default: AUDIO_BUCKET and TRANSCRIPT_BUCKET
     visibility_timeout: int | None = None  # default: see the module docstring
     min_realtime_speed: float = 1.0
     heartbeat_seconds: float | None = None  # default: visibility / 3, at most 300 s
@@ -92,6 +95,19 @@ class WorkerSettings:
         if self.visibility_timeout is not None:
             return self.visibility_timeout
         return default_visibility_timeout(self.engine.max_audio_seconds, self.min_realtime_speed)
+
+    @property
+    def buckets(self) -> frozenset[str]:
+        """The buckets a job may read from and write to (as the server's ALLOWED_BUCKETS)."""
+        if self.allowed_buckets:
+            return frozenset(self.allowed_buckets)
+        return frozenset({self.storage.audio_bucket, self.storage.output_bucket})
+
+    @property
+    def output_policy(self) -> OutputPolicy:
+        """What no job message can override: the allowed buckets and the layout's keys."""
+        layout = Layout(self.storage.input_prefix, self.storage.output_prefix)
+        return OutputPolicy(layout, self.storage.output_bucket, self.buckets)
 
     @property
     def heartbeat_interval(self) -> float:

@@ -86,6 +86,7 @@ class Worker:
             self.failures,
             self.metrics,
             settings.engine.max_audio_seconds,
+            settings.output_policy,
         )
         # Jobs transcribed lately (identity → their upload), for the duplicate check.
         self._recent: OrderedDict[tuple[str, str, str], Future[None]] = OrderedDict()

@@ -47,7 +47,7 @@ from transcription.aws import make_client  # noqa: E402
 from transcription.inference.audio import SAMPLE_RATE  # noqa: E402
 from transcription.inference.engines import TranscribeOptions, load_engine  # noqa: E402
 from transcription.inference.service import transcribe_audio  # noqa: E402
-from transcription.settings import AwsSettings, EngineSettings, load  # noqa: E402
+from transcription.settings import AwsSettings, EngineSettings, StorageSettings, load  # noqa: E402
 from transcription.transcript import Transcript  # noqa: E402
 
 SAMPLES = sorted((ROOT / "tests" / "samples").glob("speech-*.wav"))
@@ -97,6 +97,7 @@ class Endpoint:
         settings = WorkerSettings(
             aws=self.aws,
             engine=EngineSettings(),
+            storage=StorageSettings(audio_bucket=bucket),
             queue_url=queue,
             dlq_url=dlq,
             wait_time_seconds=1,

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from fastapi_server.exceptions import NoApiKeys
 from fastapi_server.settings import ServerSettings
+from transcription.aws_errors import error_code
 from transcription.exceptions import SettingsError
 from transcription.settings import PLACEHOLDERS
 
@@ -102,7 +103,7 @@ def _parameter_keys(ssm: Any, name: str) -> list[str]:
     try:
         value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
+        code = error_code(error)
         if code == "ParameterNotFound":
             log.warning("API_KEYS_PARAMETER %s does not exist; it adds no keys", name)
             return []

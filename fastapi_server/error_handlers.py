@@ -1,7 +1,8 @@
 """Every error as JSON ``{"error": {"code", "message"}}`` with the right status.
 
 The core's named errors map to statuses here, in one place: undecodable or empty audio →
-415, audio too long → 413, S3 object missing → 404, malformed S3 path → 422. Request
+415, audio too long → 413, S3 object missing → 404, malformed S3 path → 422, a bucket or an
+output the request may not touch → 403, S3 refusing access → 403. Request
 validation errors become 422 in the same shape. The ``openai`` client reads this shape too
 (it shows ``error.message``).
 """
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from fastapi_server.exceptions import ApiError
 from transcription import exceptions as core
+from transcription.aws_errors import error_code, is_access_denied
 
 __all__ = ["error_response", "install", "status_of"]
 
@@ -34,6 +36,8 @@ CORE_STATUS: dict[type[core.TranscriptionError], int] = {
     core.AudioTooLong: 413,
     core.SourceMissing: 404,
     core.InvalidS3Uri: 422,
+    core.TargetNotAllowed: 403,
+    core.StorageAccessDenied: 403,
     core.SourceChanged: 409,
     core.StorageUnavailable: 503,
     core.EngineError: 500,
@@ -87,8 +91,8 @@ async def _core_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _client_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ClientError)
-    code = error.response.get("Error", {}).get("Code", "")
-    if code in {"AccessDenied", "403", "AllAccessDisabled"}:
+    code = error_code(error)
+    if is_access_denied(error):
         return error_response(request, 403, "s3_access_denied", f"S3 refused access: {code}")
     if code in {"NoSuchBucket"}:
         return error_response(request, 404, "bucket_missing", "the S3 bucket does not exist")

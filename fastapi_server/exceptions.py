@@ -12,7 +12,6 @@ from transcription.exceptions import SettingsError
 
 __all__ = [
     "ApiError",
-    "BucketNotAllowed",
     "InvalidRequest",
     "NoApiKeys",
     "NotFound",
@@ -45,11 +44,6 @@ class Unauthorized(ApiError):
         self, message: str = "a valid API key is required: Authorization: Bearer <key>"
     ) -> None:
         super().__init__(message, {"WWW-Authenticate": "Bearer"})
-
-
-class BucketNotAllowed(ApiError):
-    status = 403
-    code = "bucket_not_allowed"
 
 
 class NotFound(ApiError):

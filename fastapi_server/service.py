@@ -12,21 +12,22 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from botocore.exceptions import ClientError
 
-from fastapi_server.exceptions import BucketNotAllowed, InvalidRequest, NotReady
+from fastapi_server.exceptions import NotReady
 from fastapi_server.state import ServerState
-from transcription.exceptions import SourceChanged, SourceMissing, TranscriptExists
+from transcription.exceptions import SourceMissing, TranscriptExists
 from transcription.inference.engines import Engine, TranscribeOptions
 from transcription.inference.service import download, publish, transcribe_audio
-from transcription.layout import Layout, normalize_etag, parse_s3_uri
+from transcription.layout import OutputPolicy, normalize_etag, parse_s3_uri
 from transcription.logging import append_keys
-from transcription.store import TranscriptStore, is_not_found
+from transcription.objects import S3Objects
+from transcription.store import TranscriptStore
 from transcription.transcript import Transcript
 
 __all__ = [
     "S3Result",
     "S3Target",
+    "output_policy",
     "resolve_target",
     "server_timing",
     "transcribe_file",
@@ -63,33 +64,26 @@ def engine_of(state: ServerState) -> Engine:
     return state.engine
 
 
+def output_policy(state: ServerState) -> OutputPolicy:
+    """Where /transcribe-s3 may read and write: ALLOWED_BUCKETS and the layout's keys."""
+    settings = state.settings
+    return OutputPolicy(state.layout, settings.storage.output_bucket, settings.buckets)
+
+
 def resolve_target(
-    layout: Layout,
-    output_bucket: str,
-    allowed: frozenset[str],
-    s3_input_path: str,
-    s3_output_path: str | None,
+    policy: OutputPolicy, s3_input_path: str, s3_output_path: str | None
 ) -> S3Target:
-    """Parse and check the paths of a /transcribe-s3 request (422 malformed, 403 not allowed)."""
+    """Parse and check the paths of a /transcribe-s3 request (422 malformed, 403 not allowed).
+
+    ``s3_output_path`` may only repeat the layout's place for the input (or its batch job's
+    result key): no request can make one audio's transcript replace another's.
+    """
     bucket, key = parse_s3_uri(s3_input_path)
     if s3_output_path:
         out_bucket, out_key = parse_s3_uri(s3_output_path)
-    elif layout.is_input(key):
-        out_bucket, out_key = output_bucket, layout.transcript_key(key)
     else:
-        raise InvalidRequest(
-            f"s3_output_path is required when the input key is not under {layout.input_prefix!r}"
-        )
-    if not out_key.endswith(".json"):
-        raise InvalidRequest("s3_output_path must name a .json object")
-    if layout.is_input(out_key):
-        raise InvalidRequest(
-            f"s3_output_path must not be under the input prefix {layout.input_prefix!r}: "
-            "a transcript there would be transcribed in turn"
-        )
-    for name in {bucket, out_bucket}:
-        if name not in allowed:
-            raise BucketNotAllowed(f"bucket {name!r} is not in ALLOWED_BUCKETS")
+        out_bucket, out_key = policy.default_output(bucket, key)
+    policy.check(bucket, key, out_bucket, out_key)
     return S3Target(bucket, key, out_bucket, out_key)
 
 
@@ -146,26 +140,36 @@ async def _transcribe_s3(
     queued_at: str,
     etag: str | None,
 ) -> S3Result:
+    """At most 4 S3 requests plus one per sidecar: the transcript GET, the audio GET
+    (conditional on the ETag), the transcript PUT (conditional on what the GET found), the
+    sidecar PUTs and the error record DELETE. A request without ``etag`` adds an audio HEAD.
+
+    The transcript is looked at before the audio is read: a transcript current for the
+    requested ETag is returned as it is (its missing sidecars written), even if the audio
+    has been replaced since; that version has its own event.
+    """
     store = TranscriptStore(state.s3, target.output_bucket, state.layout)
-    current_etag = await anyio.to_thread.run_sync(_head_etag, state.s3, target.bucket, target.key)
-    if etag and normalize_etag(etag) != current_etag:
-        raise SourceChanged(f"s3://{target.bucket}/{target.key} no longer has ETag {etag}")
-    existing = await anyio.to_thread.run_sync(store.read_current, target.output_key, current_etag)
-    if existing is not None:
+    formats = state.settings.storage.output_formats
+    if etag is None:
+        etag = await anyio.to_thread.run_sync(_audio_etag, state.s3, target.bucket, target.key)
+    found = await anyio.to_thread.run_sync(store.find, target.output_key)
+    existing = found.current_for(etag) if found is not None else None
+    if found is not None and existing is not None:
         log.info("a current transcript exists; the model does not run")
+        await anyio.to_thread.run_sync(
+            store.repair, target.output_key, found.stored, formats, existing
+        )
         return _done(state, S3Result(existing, "existing", target))
 
-    transcript = await state.slots.run(
-        _download_and_transcribe, state, target, current_etag, options
-    )
+    transcript = await state.slots.run(_download_and_transcribe, state, target, etag, options)
     _count(state, "direct", transcript)
     transcript = transcript.with_context(
         route="direct", timings=replace(transcript.timings, queued_at=queued_at)
     )
-    formats = state.settings.storage.output_formats
+    seen = found.stored if found is not None else None
     try:
         outcome = await anyio.to_thread.run_sync(
-            publish, store, transcript, target.output_key, formats
+            publish, store, transcript, target.output_key, formats, seen
         )
     except TranscriptExists as exists:
         log.info("another writer stored the transcript first (%s); returning theirs", exists.reason)
@@ -174,14 +178,11 @@ async def _transcribe_s3(
     return _done(state, S3Result(transcript, outcome, target))
 
 
-def _head_etag(s3: Any, bucket: str, key: str) -> str:
-    try:
-        response = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if is_not_found(error):
-            raise SourceMissing(f"s3://{bucket}/{key} does not exist") from None
-        raise
-    return normalize_etag(response["ETag"])
+def _audio_etag(s3: Any, bucket: str, key: str) -> str:
+    head = S3Objects(s3).head(bucket, key)
+    if head is None:
+        raise SourceMissing(f"s3://{bucket}/{key} does not exist")
+    return head.etag
 
 
 def _download_and_transcribe(

@@ -93,6 +93,43 @@ class StorageUnavailable(TranscriptionError):
     permanent = False
 
 
+class StorageAccessDenied(TranscriptionError):
+    """S3 refused access (IAM or bucket policy). Not permanent: a fixed policy makes it work."""
+
+    code = "s3_access_denied"
+    permanent = False
+
+
+class ConditionFailed(TranscriptionError):
+    """A conditional request lost: the object is no longer what the condition named (412/409).
+
+    :mod:`transcription.objects` raises it; callers say what it means for them
+    (:class:`TranscriptExists` for a transcript, :class:`SourceChanged` for the audio).
+    """
+
+    code = "condition_failed"
+    permanent = False
+
+
+# --- what a request or a job may touch -------------------------------------------------
+class TargetNotAllowed(TranscriptionError):
+    """A request or job names a bucket or an output this component must not touch."""
+
+    code = "target_not_allowed"
+
+
+class BucketNotAllowed(TargetNotAllowed):
+    """The bucket is not in the allow-list (ALLOWED_BUCKETS)."""
+
+    code = "bucket_not_allowed"
+
+
+class OutputNotAllowed(TargetNotAllowed):
+    """The output is not the layout's transcript key of the input (nor its job result key)."""
+
+    code = "output_not_allowed"
+
+
 # --- jobs ------------------------------------------------------------------------------
 class MalformedJob(TranscriptionError):
     """A queue message that is not a valid job."""
@@ -104,6 +141,19 @@ class UnsupportedJobVersion(MalformedJob):
     """A job message of a version this code does not understand."""
 
     code = "unsupported_job_version"
+
+
+class RefusedJob(MalformedJob):
+    """A well-formed job that names a bucket or an output the worker must not touch.
+
+    Dead-lettered like any job the worker cannot act on; its detail says which check failed.
+    """
+
+    code = "refused_job"
+
+    def __init__(self, refused: TargetNotAllowed) -> None:
+        super().__init__(f"{refused.code}: {refused}")
+        self.refused = refused
 
 
 # --- engines ---------------------------------------------------------------------------

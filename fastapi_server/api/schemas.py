@@ -40,7 +40,8 @@ class ErrorBody(BaseModel):
 _ERROR_TEXT = {
     400: "The body cannot be parsed (not JSON, or not UTF-8).",
     401: "No API key, or not a valid one (`Authorization: Bearer <key>`).",
-    403: "The S3 bucket is not in ALLOWED_BUCKETS, or S3 refused access.",
+    403: "The S3 bucket is not in ALLOWED_BUCKETS, `s3_output_path` is not the layout's place "
+    "for the input (`output_not_allowed`), or S3 refused access.",
     404: "The S3 object (or bucket) does not exist.",
     409: "The S3 object changed since the given ETag.",
     413: "The upload is larger than MAX_UPLOAD_MB, or the audio longer than MAX_AUDIO_SECONDS.",
@@ -172,8 +173,10 @@ class TranscribeS3Request(BaseModel):
     ] = Field(
         None,
         max_length=2048,
-        description="Where the transcript goes (s3://bucket/key.json). Default: the layout's "
-        "place for the input (TRANSCRIPT_BUCKET, OUTPUT_PREFIX).",
+        description="Where the transcript goes (s3://bucket/key.json): only the layout's place "
+        "for the input (TRANSCRIPT_BUCKET, OUTPUT_PREFIX<path>.json), or for an item uploaded "
+        "to a batch job (INPUT_PREFIX jobs/<job_id>/<item_id>.<ext>) its result key "
+        "(OUTPUT_PREFIX jobs/<job_id>/<item_id>.json). Default: the layout's place.",
     )
     language: Language = Field(None, max_length=16, description="ISO-639-1 code; null to detect.")
     return_text: bool = Field(True, description="false: leave text and segments out of the answer.")

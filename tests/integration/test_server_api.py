@@ -229,17 +229,72 @@ def test_transcribe_s3_stores_the_transcript_and_then_reuses_it(
     assert metric(stack.metrics(), runs, route="direct") == before + 1  # the model ran once
 
 
-def test_transcribe_s3_writes_where_s3_output_path_says(
+def test_transcribe_s3_accepts_an_output_path_naming_the_layouts_place_or_the_job_result(
     stack: Stack, client: httpx.Client, samples: dict[str, Path]
 ) -> None:
-    uri = stack.put_audio("elsewhere/one.wav", samples["one"].read_bytes())
-    out = f"s3://{stack.transcripts}/custom/place.json"
+    places = {
+        "audio/explicit/one.wav": "transcripts/explicit/one.wav.json",
+        "audio/jobs/job-1/item-7.wav": "transcripts/jobs/job-1/item-7.json",  # a job's result
+    }
+    for key, output_key in places.items():
+        uri = stack.put_audio(key, samples["one"].read_bytes())
+        out = f"s3://{stack.transcripts}/{output_key}"
+        response = client.post(
+            "/transcribe-s3", json={"s3_input_path": uri, "s3_output_path": out, "language": "en"}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["output"]["uri"] == out
+        assert output_key in stack.transcript_keys(output_key)
+
+
+def test_transcribe_s3_refuses_to_write_another_audios_transcript(
+    stack: Stack, client: httpx.Client, samples: dict[str, Path]
+) -> None:
+    """The exploit of issue 10: k001's transcript written to k002's transcript key."""
+    k001 = stack.put_audio("audio/exploit/k001.wav", samples["one"].read_bytes())
+    victim = "transcripts/exploit/k002.wav.json"
+    stack.s3.put_object(Bucket=stack.transcripts, Key=victim, Body=b'{"k002": "transcript"}')
+    before = stack.s3.head_object(Bucket=stack.transcripts, Key=victim)["ETag"]
+    runs = "transcription_server_model_runs_total"
+    ran = metric(stack.metrics(), runs, route="direct")
+
     response = client.post(
-        "/transcribe-s3", json={"s3_input_path": uri, "s3_output_path": out, "language": "en"}
+        "/transcribe-s3",
+        json={"s3_input_path": k001, "s3_output_path": f"s3://{stack.transcripts}/{victim}"},
     )
+
+    assert response.status_code == 403, response.text
+    error = response.json()["error"]
+    assert error["code"] == "output_not_allowed"
+    assert f"s3://{stack.transcripts}/transcripts/exploit/k001.wav.json" in error["message"]
+    assert stack.s3.head_object(Bucket=stack.transcripts, Key=victim)["ETag"] == before
+    assert metric(stack.metrics(), runs, route="direct") == ran  # refused before any work
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        pytest.param(b"{not json at all", id="garbage"),
+        pytest.param(b'{"version": 1, "segments": "no"}', id="wrong-shape"),
+    ],
+)
+def test_an_unreadable_object_at_the_output_key_is_replaced_not_a_500(
+    stack: Stack, client: httpx.Client, samples: dict[str, Path], junk: bytes
+) -> None:
+    key = f"audio/junk/{uuid.uuid4().hex[:8]}.wav"
+    uri = stack.put_audio(key, samples["one"].read_bytes())
+    output_key = "transcripts/" + key.removeprefix("audio/") + ".json"
+    stack.s3.put_object(Bucket=stack.transcripts, Key=output_key, Body=junk)
+
+    response = client.post("/transcribe-s3", json={"s3_input_path": uri})
+
     assert response.status_code == 200, response.text
-    assert response.json()["output"]["uri"] == out
-    assert "custom/place.json" in stack.transcript_keys("custom/")
+    assert response.json()["output"]["outcome"] == "replaced"
+    stored = json.loads(
+        stack.s3.get_object(Bucket=stack.transcripts, Key=output_key)["Body"].read()
+    )
+    assert stored["source"]["key"] == key
+    assert stored["text"] == response.json()["text"]
 
 
 def test_twenty_concurrent_identical_calls_run_the_model_once(
@@ -281,11 +336,32 @@ def test_twenty_concurrent_identical_calls_run_the_model_once(
             "bucket_not_allowed",
         ),
         ({"s3_input_path": "{audio}/audio/a.wav", "language": "klingon"}, 422, "invalid_request"),
-        ({"s3_input_path": "{audio}/not-audio-prefix/a.wav"}, 422, "invalid_request"),
+        ({"s3_input_path": "{audio}/not-audio-prefix/a.wav"}, 403, "output_not_allowed"),
         (
             {"s3_input_path": "{audio}/x.wav", "s3_output_path": "{audio}/audio/x.json"},
-            422,
-            "invalid_request",
+            403,
+            "output_not_allowed",
+        ),
+        (  # the audio itself
+            {"s3_input_path": "{audio}/audio/a.wav", "s3_output_path": "{audio}/audio/a.wav"},
+            403,
+            "output_not_allowed",
+        ),
+        (  # the right key in the audio bucket, not TRANSCRIPT_BUCKET
+            {
+                "s3_input_path": "{audio}/audio/a.wav",
+                "s3_output_path": "{audio}/transcripts/a.wav.json",
+            },
+            403,
+            "output_not_allowed",
+        ),
+        (  # another job's result key
+            {
+                "s3_input_path": "{audio}/audio/jobs/j1/a.wav",
+                "s3_output_path": "{transcripts}/transcripts/jobs/j2/a.json",
+            },
+            403,
+            "output_not_allowed",
         ),
         ({}, 422, "invalid_request"),
     ],
@@ -293,7 +369,12 @@ def test_twenty_concurrent_identical_calls_run_the_model_once(
 def test_transcribe_s3_refuses_with_a_clear_json_error(
     stack: Stack, client: httpx.Client, payload: dict[str, str], status: int, code: str
 ) -> None:
-    body = {k: v.replace("{audio}", f"s3://{stack.bucket}") for k, v in payload.items()}
+    body = {
+        k: v.replace("{audio}", f"s3://{stack.bucket}").replace(
+            "{transcripts}", f"s3://{stack.transcripts}"
+        )
+        for k, v in payload.items()
+    }
     response = client.post("/transcribe-s3", json=body)
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code

@@ -28,7 +28,7 @@ from tests.conftest import unique
 from tests.support.jobs import enqueue, queue_counts, upload_job
 from tests.support.processes import ROOT
 from transcription.exceptions import EngineError
-from transcription.settings import AwsSettings, EngineSettings
+from transcription.settings import AwsSettings, EngineSettings, StorageSettings
 
 pytestmark = pytest.mark.slow
 
@@ -70,10 +70,13 @@ def queues(sqs: Any) -> dict[str, str]:
 class Run:
     """A worker on the test's queues: ``run(limits)`` drains them; ``calls`` records SQS."""
 
-    def __init__(self, aws_client: Any, aws_settings: AwsSettings, queues: dict[str, str]) -> None:
+    def __init__(
+        self, aws_client: Any, aws_settings: AwsSettings, queues: dict[str, str], bucket: str
+    ) -> None:
         self.aws_client = aws_client
         self.aws_settings = aws_settings
         self.queues = queues
+        self.bucket = bucket
         self.calls: SqsCalls | None = None
 
     def __call__(self, engine: Any, limits: RunLimits | None = None, **settings: Any) -> RunSummary:
@@ -82,6 +85,7 @@ class Run:
         worker_settings = WorkerSettings(
             aws=self.aws_settings,
             engine=EngineSettings(),
+            storage=StorageSettings(audio_bucket=self.bucket),
             queue_url=self.queues["queue"],
             dlq_url=self.queues["dlq"],
             wait_time_seconds=1,
@@ -98,8 +102,10 @@ class Run:
 
 
 @pytest.fixture
-def run_worker(aws_client: Any, aws_settings: AwsSettings, queues: dict[str, str]) -> Run:
-    return Run(aws_client, aws_settings, queues)
+def run_worker(
+    aws_client: Any, aws_settings: AwsSettings, queues: dict[str, str], bucket: str
+) -> Run:
+    return Run(aws_client, aws_settings, queues, bucket)
 
 
 class CountingEngine:
@@ -293,7 +299,13 @@ def test_transient_failures_come_back_after_a_backoff_and_redrive_moves_repeat_f
     unreadable_id = enqueue(sqs, queues["queue"], unreadable)
     counting = CountingEngine(engine, crash_on=(1,))
 
-    summary = run_worker(counting, RunLimits(exit_when_idle=5), retry_backoff_seconds=1, prefetch=0)
+    summary = run_worker(
+        counting,
+        RunLimits(exit_when_idle=5),
+        retry_backoff_seconds=1,
+        prefetch=0,
+        allowed_buckets=(bucket, unreadable.bucket),  # allowed, but S3 cannot read it
+    )
 
     assert summary.outcomes == {"retried": 3, "transcribed": 1}
     assert run_worker.calls is not None
@@ -322,7 +334,7 @@ def test_redrive_command_counts_then_moves_dead_letters_back(
     )
     sqs_dead = upload_job(s3, bucket, "audio/b.wav", b"x", reason="too_large")
     enqueue(sqs, queues["dlq"], sqs_dead)
-    env = {"QUEUE_URL": queues["queue"], "DLQ_URL": queues["dlq"]}
+    env = {"QUEUE_URL": queues["queue"], "DLQ_URL": queues["dlq"], "AUDIO_BUCKET": bucket}
 
     def redrive(*args: str) -> dict[str, Any]:
         done = subprocess.run(

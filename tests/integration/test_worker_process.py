@@ -82,7 +82,7 @@ class WorkerProcess:
 
 @pytest.fixture
 def start_worker(
-    aws_env: dict[str, str], queue_url: str, dlq_url: str, tmp_path: Path
+    aws_env: dict[str, str], queue_url: str, dlq_url: str, bucket: str, tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
@@ -90,6 +90,7 @@ def start_worker(
         env = {
             "QUEUE_URL": queue_url,
             "DLQ_URL": dlq_url,
+            "AUDIO_BUCKET": bucket,
             "WAIT_TIME_SECONDS": "1",
             "CPU_THREADS": "1",
             "PYTHONUNBUFFERED": "1",

@@ -32,7 +32,7 @@ from transcription.job import Job
 from transcription.settings import AwsSettings, load
 from transcription.transcript import Timings, Transcript
 
-BASE_ENV = {"QUEUE_URL": "http://127.0.0.1:1/123456789012/jobs"}
+BASE_ENV = {"QUEUE_URL": "http://127.0.0.1:1/123456789012/jobs", "AUDIO_BUCKET": "audio"}
 
 
 # --- settings ----------------------------------------------------------------------------

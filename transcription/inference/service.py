@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from transcription.exceptions import SourceChanged, SourceMissing, StorageUnavailable
+from transcription.exceptions import ConditionFailed, SourceChanged, SourceMissing
 from transcription.inference.audio import Audio, AudioSource, decode_audio
 from transcription.inference.engines.base import Engine, TranscribeOptions
-from transcription.layout import normalize_etag
-from transcription.store import TranscriptStore, is_not_found
+from transcription.objects import S3Objects
+from transcription.store import UNSEEN, StoredObject, TranscriptStore, Unseen
 from transcription.transcript import Source, Timings, Transcript, utc_now
 
 __all__ = ["Downloaded", "download", "publish", "transcribe_audio"]
@@ -40,38 +38,29 @@ class Downloaded:
 def download(
     s3: Any, bucket: str, key: str, etag: str | None = None, directory: str | None = None
 ) -> Downloaded:
-    """Fetch s3://bucket/key into a new temp file.
+    """Fetch s3://bucket/key into a new temp file (one GET).
 
     With ``etag`` the GET is conditional: a replaced object raises :class:`SourceChanged`,
     so an old job never overwrites the transcript of newer audio.
     """
-    extra = {"IfMatch": f'"{normalize_etag(etag)}"'} if etag else {}
     try:
-        response = s3.get_object(Bucket=bucket, Key=key, **extra)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code")
-        if is_not_found(error):
-            raise SourceMissing(f"s3://{bucket}/{key} does not exist") from None
-        if code in {"PreconditionFailed", "412"}:
-            raise SourceChanged(f"s3://{bucket}/{key} changed since the job was made") from None
-        if code in {"AccessDenied", "403"}:
-            raise
-        raise StorageUnavailable(f"cannot read s3://{bucket}/{key}: {error}") from error
+        stream = S3Objects(s3).open(bucket, key, if_match=etag)
+    except ConditionFailed:
+        raise SourceChanged(f"s3://{bucket}/{key} changed since the job was made") from None
+    if stream is None:
+        raise SourceMissing(f"s3://{bucket}/{key} does not exist")
     suffix = Path(key).suffix[:16]
     fd, name = tempfile.mkstemp(prefix="audio-", suffix=suffix, dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
-            for chunk in response["Body"].iter_chunks(1 << 20):
+            for chunk in stream.chunks():
                 out.write(chunk)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-    source = Source(
-        bucket=bucket,
-        key=key,
-        etag=normalize_etag(response["ETag"]),
-        size=int(response["ContentLength"]),
-    )
+    finally:
+        stream.close()
+    source = Source(bucket=bucket, key=key, etag=stream.head.etag, size=stream.head.size)
     return Downloaded(Path(name), source)
 
 
@@ -102,9 +91,13 @@ def transcribe_audio(
 
 
 def publish(
-    store: TranscriptStore, transcript: Transcript, output_key: str, formats: tuple[str, ...]
+    store: TranscriptStore,
+    transcript: Transcript,
+    output_key: str,
+    formats: tuple[str, ...],
+    seen: StoredObject | Unseen | None = UNSEEN,
 ) -> str:
     """Store the transcript and its sidecars conditionally; see :meth:`TranscriptStore.save`."""
-    outcome = store.save(transcript, output_key, formats)
+    outcome = store.save(transcript, output_key, formats, seen=seen)
     log.info("transcript %s: s3://%s/%s", outcome, store.bucket, output_key)
     return outcome

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from fastapi_server.api.deps import CallerDep, StateDep
 from fastapi_server.api.schemas import TranscribeS3Request, TranscribeS3Response, errors
-from fastapi_server.service import S3Result, resolve_target, transcribe_s3
+from fastapi_server.service import S3Result, output_policy, resolve_target, transcribe_s3
 from transcription.inference.engines import TranscribeOptions
 from transcription.transcript import utc_now
 
@@ -24,24 +24,19 @@ router = APIRouter(tags=["transcribe"])
     "/transcribe-s3",
     response_model=TranscribeS3Response,
     summary="Transcribe an S3 object into the transcript store",
-    description="Reads `s3_input_path`, writes the transcript JSON and its sidecars to "
-    "`s3_output_path` (default: the layout's place) with conditional writes, and returns it "
-    '(`route: "direct"`). Both buckets must be in ALLOWED_BUCKETS. Concurrent requests for '
-    "the same output share one run of the model.",
+    description="Reads `s3_input_path`, writes the transcript JSON and its sidecars to the "
+    "layout's place for it (TRANSCRIPT_BUCKET, OUTPUT_PREFIX<path>.json) with conditional "
+    'writes, and returns it (`route: "direct"`). `s3_output_path`, when given, must name that '
+    "place (or, for an item uploaded to a batch job, the job's result key): anything else is "
+    "a 403 `output_not_allowed`. Both buckets must be in ALLOWED_BUCKETS. Concurrent requests "
+    "for the same output share one run of the model.",
     responses=errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 502, 503),
 )
 async def transcribe_from_s3(
     body: TranscribeS3Request, state: StateDep, caller: CallerDep
 ) -> JSONResponse:
     queued_at = utc_now()
-    settings = state.settings
-    target = resolve_target(
-        state.layout,
-        settings.storage.output_bucket,
-        settings.buckets,
-        body.s3_input_path,
-        body.s3_output_path,
-    )
+    target = resolve_target(output_policy(state), body.s3_input_path, body.s3_output_path)
     options = TranscribeOptions(language=body.language)
     result, _ = await transcribe_s3(state, target, options, queued_at, body.etag)
     return JSONResponse(_answer(result, body.return_text))
