@@ -87,7 +87,7 @@ class Supervisor:
         watch.restart_at = now + delay
         self._say(
             f"{name} exited with status {returncode} after {ran:.0f} s; restarting it in "
-            f"{delay:.0f} s (read {self.stack.log_path(name)})"
+            f"{delay:g} s (read {self.stack.log_path(name)})"
         )
 
     def _restart(self, name: str, watch: _Watch, now: float) -> None:
@@ -102,7 +102,7 @@ class Supervisor:
             if name not in self.stack.processes:
                 state = "stopped"
             elif watch.restart_at is not None:
-                state = f"restarting in {max(watch.restart_at - now, 0):.0f} s"
+                state = f"restarting in {round(max(watch.restart_at - now, 0), 1):g} s"
             else:
                 state = "up"
             restarts = self.stack.restarts.get(name, 0)
