@@ -40,9 +40,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_stack.settings import LocalSettings
-from local_stack.stack import Stack, read_config, stop_from_state
+from local_stack.stack import Stack, read_config
 from tests.support.media import wav_bytes
-from tests.support.processes import free_port, spawn, stop
+from tests.support.processes import free_port, local_stack_up, spawn
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -127,18 +127,8 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
         "LOCAL_DIR": settings.local_dir,
     }
     output = base / "up.out"
-    process = spawn([sys.executable, "-m", "local_stack", "up"], env=env, log_path=output)
-    handle = UpProcess(Stack(settings, say=lambda _: None), process, output, env)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while "is running locally" not in handle.said():
-            assert process.poll() is None, f"make up exited:\n{handle.said()}"
-            assert time.monotonic() < deadline, f"make up did not start:\n{handle.said()}"
-            time.sleep(0.5)
-        yield handle
-    finally:
-        stop_from_state(Path(settings.local_dir))
-        stop(process)
+    with local_stack_up(env, output, START_TIMEOUT) as process:
+        yield UpProcess(Stack(settings, say=lambda _: None), process, output, env)
 
 
 class Chaos:

@@ -1,8 +1,8 @@
 """`make up` supervises: a service that dies is started again, moto's death ends the stack.
 
-Real processes stand in for the services (a Python that sleeps, or one that exits at once),
-started and watched by the stack's own Stack and Supervisor; a settable clock drives the
-backoff so no test waits for it.
+Most tests use real processes in the services' places (a Python that sleeps, or one that
+exits at once), started and watched by the stack's own Stack and Supervisor; a settable
+clock drives the backoff so no test waits for it. The last one runs the real `make up`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 import signal
 import stat
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from local_stack.exceptions import MotoStopped
 from local_stack.settings import LocalSettings
 from local_stack.stack import Stack
 from local_stack.supervisor import Supervisor
-from tests.support.processes import spawn, stop
+from tests.support.processes import free_port, local_stack_up, spawn, stop
 from transcription.exceptions import SettingsError
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
@@ -243,3 +244,35 @@ def test_stop_stops_what_a_restart_started(stack: Stack) -> None:
     assert restarted.poll() is not None
     assert not stack.state_file.exists()
     stop(restarted)  # already stopped: a no-op
+
+
+# --- the real `make up` ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_make_up_stops_everything_when_moto_dies_saying_its_state_is_gone(
+    tmp_path: Path,
+) -> None:
+    local_dir = tmp_path / "local"
+    env = {"MOTO_PORT": str(free_port()), "PORT": str(free_port()), "LOCAL_DIR": str(local_dir)}
+    output = tmp_path / "up.out"
+    with local_stack_up(env, output) as up:
+        assert stat.S_IMODE((local_dir / "env.sh").stat().st_mode) == 0o600
+        pids = json.loads((local_dir / "stack.json").read_text())["pids"]
+        os.kill(pids["worker"], signal.SIGKILL)  # a service: started again, the stack stays
+        deadline = time.monotonic() + 30
+        while "worker started again (restart 1)" not in output.read_text():
+            assert up.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.2)
+        pids = json.loads((local_dir / "stack.json").read_text())["pids"]
+        os.kill(pids["moto"], signal.SIGKILL)
+        assert up.wait(timeout=90) == 1
+    said = output.read_text()
+    assert "moto (the local AWS endpoint) exited with status -9" in said
+    assert "every bucket, queue and transcript it held is gone" in said
+    assert "stopping everything" in said
+    assert not (local_dir / "stack.json").exists()
+    assert set(pids) == {"moto", "server", "pump", "worker"}
+    for pid in pids.values():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # stopped and reaped: nothing the stack started is left
