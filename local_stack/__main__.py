@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 import time
 
 from local_stack.banner import banner
 from local_stack.demo import run_demo, summary
+from local_stack.exceptions import MotoStopped, StackError
 from local_stack.settings import LocalSettings
-from local_stack.stack import Stack, StackError, stop_from_state
+from local_stack.stack import Stack, stop_from_state
+from local_stack.supervisor import Supervisor
 from transcription.settings import load
 
 
@@ -19,16 +22,22 @@ def say(message: str) -> None:
 
 
 def up(stack: Stack) -> int:
-    """Start everything and stay in the foreground until Ctrl-C or a process dies."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    """Start everything and supervise it until Ctrl-C, `make down` or moto's death.
+
+    A service that dies is started again (see local_stack.supervisor); only moto's death
+    stops everything (exit status 1), since its state is gone with it.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # while starting: stop at once
     stack.start()
     say(banner(stack))
-    while True:
-        dead = stack.dead_services()
-        if dead:
-            say(f"{', '.join(dead)} stopped unexpectedly; read {stack.log_path(dead[0])}")
-            return 1
-        time.sleep(1)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `make down`: stop in order
+    try:
+        Supervisor(stack, say=say).run(stop)
+    except MotoStopped as error:
+        say(f"\n{error}; stopping everything.")
+        return 1
+    return 0
 
 
 def demo(stack: Stack) -> int:

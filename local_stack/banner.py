@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from local_stack.files import write_atomically
 from local_stack.stack import Stack
 
 __all__ = ["banner", "write_env_file"]
 
 
 def write_env_file(stack: Stack) -> str:
-    """``.local/env.sh``: source it so the AWS CLI talks to the local endpoint."""
+    """``.local/env.sh``: source it so the AWS CLI talks to the local endpoint.
+
+    It holds the API key, so it is written 0600 (never readable by others, even briefly).
+    """
     path = stack.root / "env.sh"
     keys = (
         "AWS_ENDPOINT_URL",
@@ -17,7 +21,8 @@ def write_env_file(stack: Stack) -> str:
         "AWS_SECRET_ACCESS_KEY",
         "API_KEY",
     )
-    path.write_text("".join(f"export {k}='{stack.env[k]}'\n" for k in keys))
+    text = "".join(f"export {k}='{stack.env[k]}'\n" for k in keys)
+    write_atomically(path, text, mode=0o600)
     return str(path.relative_to(stack.root.parent))
 
 

@@ -20,8 +20,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from local_stack.exceptions import StackError
 from local_stack.processes import ROOT
-from local_stack.stack import Stack, StackError
+from local_stack.stack import Stack
 
 __all__ = ["DemoRow", "run_demo", "wait_for_object"]
 

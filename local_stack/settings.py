@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from transcription.exceptions import SettingsError
+
 __all__ = ["LocalSettings"]
 
 
@@ -17,3 +19,18 @@ class LocalSettings:
     concurrency: int = 1  # the server's CONCURRENCY
     pump_concurrency: int = 4  # events handled at once, like Lambda's concurrency
     aws_region: str = "us-east-1"
+    # `make up` restarts a service that dies: after this wait, doubled for each crash in a
+    # row up to the maximum; a service that ran RESTART_RESET_SECONDS starts a new row.
+    restart_backoff_seconds: float = 1.0
+    restart_backoff_max_seconds: float = 30.0
+    restart_reset_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.restart_backoff_seconds < 0:
+            raise SettingsError("RESTART_BACKOFF_SECONDS must be 0 or more")
+        if self.restart_backoff_max_seconds < self.restart_backoff_seconds:
+            raise SettingsError(
+                "RESTART_BACKOFF_MAX_SECONDS must be at least RESTART_BACKOFF_SECONDS"
+            )
+        if self.restart_reset_seconds <= 0:
+            raise SettingsError("RESTART_RESET_SECONDS must be greater than 0")

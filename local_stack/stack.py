@@ -24,12 +24,14 @@ from typing import Any
 
 import boto3
 
+from local_stack.exceptions import StackError
+from local_stack.files import write_atomically
 from local_stack.processes import ROOT, port_in_use, spawn, stop, wait_until_ready
 from local_stack.settings import LocalSettings
 from transcription.aws import make_client
 from transcription.settings import AwsSettings
 
-__all__ = ["LOCAL_STEPS", "SERVICES", "Stack", "StackError", "read_config", "stop_from_state"]
+__all__ = ["LOCAL_STEPS", "SERVICES", "Stack", "read_config", "stop_from_state"]
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +51,6 @@ SERVICES = {
     "pump": "lambda_router.pump",
     "worker": "batch_worker",
 }
-
-
-class StackError(RuntimeError):
-    """A step of bringing the stack up failed; ``log_path``, when known, says why."""
-
-    def __init__(self, step: str, log_path: Path | None, detail: str = "") -> None:
-        read = f" (read {log_path})" if log_path else ""
-        super().__init__(f"{step} failed{': ' + detail if detail else ''}{read}")
-        self.step = step
-        self.log_path = log_path
 
 
 def read_config(path: Path) -> dict[str, str]:
@@ -81,6 +73,11 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     env: dict[str, str] = field(default_factory=dict)
+    # name → command of each service (default: ``python -m`` of its module in SERVICES)
+    commands: dict[str, list[str]] = field(
+        default_factory=lambda: {name: [sys.executable, "-m", m] for name, m in SERVICES.items()}
+    )
+    restarts: dict[str, int] = field(default_factory=dict)  # by the supervisor, per service
 
     # --- paths -------------------------------------------------------------------------
     @property
@@ -137,7 +134,7 @@ class Stack:
         self.deploy()
         self.env.update(read_config(self.config_file))
         self.env.update(self._process_env())
-        for name in SERVICES:
+        for name in self.commands:
             self.start_service(name)
 
     def _base_env(self) -> dict[str, str]:
@@ -213,9 +210,20 @@ class Stack:
             if result.returncode != 0:
                 raise StackError(step, deploy_log, f"exit status {result.returncode}")
 
-    def start_service(self, name: str) -> None:
-        ready = f"{self.server_url}/health" if name == "server" else None
-        self._launch(name, [sys.executable, "-m", SERVICES[name]], ready_url=ready)
+    def start_service(self, name: str, *, wait: bool = True) -> None:
+        """Start service ``name``; ``wait``: until the server's /health answers 200."""
+        ready = f"{self.server_url}/health" if name == "server" and wait else None
+        self._launch(name, self.commands[name], ready_url=ready)
+
+    def restart_service(self, name: str, previous_exit: int | None) -> None:
+        """Start ``name`` again after it died (counted; the log says so), without waiting."""
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        with self.log_path(name).open("ab") as out:
+            out.write(
+                f"\n=== restart {self.restarts[name]} by the local stack "
+                f"(the previous process exited with {previous_exit})\n".encode()
+            )
+        self.start_service(name, wait=False)
 
     def _launch(self, name: str, args: list[str], ready_url: str | None = None) -> None:
         self.say(f"  start: {name}")
@@ -234,9 +242,6 @@ class Stack:
             stop(process)
         self._write_state()
 
-    def dead_services(self) -> list[str]:
-        return [name for name, p in self.processes.items() if p.poll() is not None]
-
     def stop(self) -> None:
         """Stop every process this stack started, the services first and moto last."""
         for name in [*reversed([n for n in self.processes if n != "moto"]), "moto"]:
@@ -246,7 +251,8 @@ class Stack:
     def _write_state(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         pids = {name: p.pid for name, p in self.processes.items()}
-        self.state_file.write_text(json.dumps({"owner": os.getpid(), "pids": pids}, indent=2))
+        state = {"owner": os.getpid(), "pids": pids, "restarts": self.restarts}
+        write_atomically(self.state_file, json.dumps(state, indent=2))
 
 
 def stop_from_state(local_dir: Path, timeout: float = 60.0) -> list[str]:
