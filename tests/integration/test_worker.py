@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -474,3 +475,45 @@ def test_a_dead_letter_copy_stays_within_ten_attributes_and_redrive_restores_the
     ]
     assert back["Body"] == body
     assert sendable(back["MessageAttributes"]) == attributes
+
+
+def test_jobs_of_a_worker_that_stops_renewing_come_back_after_the_short_lease(
+    aws_client: Any,
+    aws_settings: AwsSettings,
+    engine: Any,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queues: dict[str, str],
+) -> None:
+    """The lease (3 s here, 30 s by default) is what a kill -9 costs, not the longest job."""
+    ids = {
+        enqueue(sqs, queues["queue"], upload_job(s3, bucket, f"audio/held-{i}.wav", b"x"))
+        for i in range(2)
+    }
+    settings = WorkerSettings(
+        aws=aws_settings,
+        engine=EngineSettings(),
+        queue_url=queues["queue"],
+        dlq_url=queues["dlq"],
+        visibility_timeout=3,
+        heartbeat_seconds=0.5,
+    )
+    worker = Worker(settings, engine, sqs=aws_client("sqs"), s3=s3, dlq_url=queues["dlq"])
+    worker.heartbeat.start()
+    held = worker.jobs.receive(10, 1)
+    assert {m.message_id for m in held} == ids
+    time.sleep(2 * settings.visibility)  # renewed all along: still hidden
+    assert queue_counts(sqs, queues["queue"]) == (0, 2)
+
+    worker.heartbeat.stop()  # what kill -9 does to the renewals
+    deadline = time.monotonic() + settings.visibility + 10
+    while queue_counts(sqs, queues["queue"]) != (2, 0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    back = sqs.receive_message(
+        QueueUrl=queues["queue"],
+        MaxNumberOfMessages=10,
+        MessageSystemAttributeNames=["ApproximateReceiveCount"],
+    )["Messages"]
+    assert {m["MessageId"] for m in back} == ids
+    assert {m["Attributes"]["ApproximateReceiveCount"] for m in back} == {"2"}

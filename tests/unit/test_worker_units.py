@@ -1,4 +1,4 @@
-"""The worker's pure parts: settings and the visibility formula, failure classification and
+"""The worker's pure parts: settings and the lease, failure classification and
 backoff, dead-letter attributes, per-job metrics, and the command line."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from batch_worker.failures import MAX_BACKOFF_SECONDS, Action, backoff_seconds, 
 from batch_worker.heartbeat import Heartbeat
 from batch_worker.metrics import SCHEMA, job_fields
 from batch_worker.processor import parse_job
-from batch_worker.settings import WorkerSettings, default_visibility_timeout
+from batch_worker.settings import WorkerSettings
 from tests.unit.test_light_imports import heavy_modules_after_import
 from transcription import exceptions as errors
 from transcription.aws import make_client
@@ -39,22 +39,14 @@ BASE_ENV = {"QUEUE_URL": "http://127.0.0.1:1/123456789012/jobs"}
 
 
 # --- settings ----------------------------------------------------------------------------
-def test_visibility_timeout_defaults_to_max_audio_over_a_conservative_speed() -> None:
+def test_a_job_is_leased_for_three_heartbeats_not_for_the_longest_job() -> None:
     settings = load(WorkerSettings, BASE_ENV)
-    assert settings.visibility == 10_800 + 120  # 3 h of audio at 1x, plus transfers
-    assert settings.heartbeat_interval == 300
-    fast = load(WorkerSettings, {**BASE_ENV, "MIN_REALTIME_SPEED": "10"})
-    assert fast.visibility == 1_080 + 120
-    short = load(WorkerSettings, {**BASE_ENV, "MAX_AUDIO_SECONDS": "60", "MIN_REALTIME_SPEED": "4"})
-    assert short.visibility == 15 + 120
-    assert short.heartbeat_interval == pytest.approx(45)
-
-
-def test_visibility_formula_stays_within_sqs_limits() -> None:
-    assert default_visibility_timeout(1, 100) == 121
-    assert default_visibility_timeout(0, 1) == 120
-    assert default_visibility_timeout(24 * 3600, 1) == 43_200
-    assert default_visibility_timeout(0.001, 1000) >= 30
+    assert (settings.visibility, settings.heartbeat_interval) == (30, 10)
+    slow = load(WorkerSettings, {**BASE_ENV, "HEARTBEAT_SECONDS": "20"})
+    assert slow.visibility == 60
+    fast = load(WorkerSettings, {**BASE_ENV, "HEARTBEAT_SECONDS": "2"})
+    assert fast.visibility == 30  # never shorter than 30 s by default
+    assert load(WorkerSettings, {**BASE_ENV, "HEARTBEAT_SECONDS": "20000"}).visibility == 43_200
 
 
 def test_explicit_visibility_and_heartbeat_win() -> None:
@@ -68,12 +60,12 @@ def test_explicit_visibility_and_heartbeat_win() -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("HEARTBEAT_SECONDS", "20000"),  # not less than the visibility timeout
+        ("HEARTBEAT_SECONDS", "0"),
+        ("HEARTBEAT_SECONDS", "50000"),  # not less than the lease (at most 12 h)
         ("VISIBILITY_TIMEOUT", "50000"),
         ("PREFETCH", "-1"),
         ("WAIT_TIME_SECONDS", "21"),
         ("WAIT_TIME_SECONDS", "0"),
-        ("MIN_REALTIME_SPEED", "0"),
     ],
 )
 def test_invalid_settings_name_the_variable(name: str, value: str) -> None:
