@@ -4,14 +4,17 @@ Every message received is held by the :class:`~batch_worker.heartbeat.Heartbeat`
 is deleted or returned; each of those first takes the message out of the heartbeat, and
 only the one that did acts, so a message is deleted or returned at most once.
 
-A message sent to the dead-letter queue by the worker carries why in its ``reason``
-attribute (``malformed_job``, ``unsupported_job_version``) and a ``detail``; the job's own
-routing reason moves to ``job_reason``. :func:`restored_attributes` undoes that when the
-message is redriven to the jobs queue.
+A message the worker sends to the dead-letter queue keeps its own attributes and gains one,
+``dead_letter``: a JSON object saying why (``reason``: ``malformed_job``,
+``unsupported_job_version``…, ``detail``, ``at``) and which message it was (``message_id``).
+SQS refuses a message with more than 10 attributes, so when the original already has 10,
+the ones that matter least (any but ``reason`` and ``trace_id``) move into that object's
+``attributes``. :func:`restored_attributes` undoes all of it when the message is redriven.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -32,10 +35,12 @@ from batch_worker.heartbeat import Heartbeat
 from transcription.transcript import utc_now
 
 __all__ = [
-    "DEAD_LETTER_MARK",
+    "DEAD_LETTER",
+    "MAX_ATTRIBUTES",
     "JobConsumer",
     "Received",
     "dead_letter_attributes",
+    "dead_letter_info",
     "dead_letter_queue_url",
     "receive_retrying",
     "restored_attributes",
@@ -46,7 +51,9 @@ log = logging.getLogger(__name__)
 
 RECEIVE_RETRY_SECONDS = 300.0  # SQS unreachable this long: give up, exit non-zero
 MAX_DETAIL_CHARS = 1000
-DEAD_LETTER_MARK = "dead_lettered_at"  # the attribute that says "the worker put this here"
+MAX_ATTRIBUTES = 10  # SQS's limit of message attributes per message
+DEAD_LETTER = "dead_letter"  # the attribute a worker's DLQ copy adds: why, as JSON
+KEPT = frozenset({"reason", "trace_id"})  # never folded into DEAD_LETTER
 _TRANSIENT_CODES = frozenset(
     {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable",
      "InternalError", "InternalFailure", "KmsThrottled"}
@@ -173,7 +180,9 @@ class JobConsumer:
         self.sqs.send_message(
             QueueUrl=self.dlq_url,
             MessageBody=message.body,
-            MessageAttributes=dead_letter_attributes(message.attributes, reason, detail),
+            MessageAttributes=dead_letter_attributes(
+                message.attributes, reason, detail, message.message_id
+            ),
         )
         return self.delete(message)
 
@@ -190,32 +199,64 @@ def _string(value: str) -> dict[str, str]:
     return {"DataType": "String", "StringValue": value}
 
 
+def _to_json(value: dict[str, Any]) -> dict[str, str]:
+    binary = value.get("BinaryValue")
+    if binary is None:
+        return {k: v for k, v in value.items() if k != "BinaryValue"}
+    return {"DataType": value["DataType"], "BinaryValue": base64.b64encode(binary).decode()}
+
+
+def _from_json(value: dict[str, str]) -> dict[str, Any]:
+    if "BinaryValue" not in value:
+        return dict(value)
+    return {"DataType": value["DataType"], "BinaryValue": base64.b64decode(value["BinaryValue"])}
+
+
 def dead_letter_attributes(
-    attributes: dict[str, dict[str, Any]], reason: str, detail: str
+    attributes: dict[str, dict[str, Any]], reason: str, detail: str, message_id: str
 ) -> dict[str, dict[str, Any]]:
+    """``attributes`` plus :data:`DEAD_LETTER`, within SQS's limit of 10 attributes."""
     out = sendable(attributes)
-    job_reason = out.pop("reason", None)
-    if job_reason is not None:
-        out["job_reason"] = job_reason
-    out["reason"] = _string(reason)
-    out["detail"] = _string(detail[:MAX_DETAIL_CHARS] or reason)
-    out[DEAD_LETTER_MARK] = _string(utc_now())
+    out.pop(DEAD_LETTER, None)
+    info: dict[str, Any] = {
+        "reason": reason,
+        "detail": detail[:MAX_DETAIL_CHARS] or reason,
+        "at": utc_now(),
+        "message_id": message_id,
+    }
+    folded = {}
+    for name in sorted(set(out) - KEPT, reverse=True):
+        if len(out) < MAX_ATTRIBUTES:
+            break
+        folded[name] = _to_json(out.pop(name))
+    if folded:
+        info["attributes"] = folded
+    out[DEAD_LETTER] = _string(json.dumps(info, ensure_ascii=False))
     return out
+
+
+def dead_letter_info(attributes: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """What :func:`dead_letter_attributes` recorded; ``None`` for messages SQS moved."""
+    raw = (attributes.get(DEAD_LETTER) or {}).get("StringValue")
+    if not raw:
+        return None
+    try:
+        info = json.loads(raw)
+    except ValueError:
+        return None
+    return info if isinstance(info, dict) else None
 
 
 def restored_attributes(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The attributes a dead-lettered message had before the worker dead-lettered it.
 
-    Messages that SQS's redrive moved (no mark) keep theirs unchanged.
+    Messages that SQS's redrive moved (no :data:`DEAD_LETTER`) keep theirs unchanged.
     """
     out = sendable(attributes)
-    if DEAD_LETTER_MARK not in out:
-        return out
-    for name in ("reason", "detail", DEAD_LETTER_MARK):
-        out.pop(name, None)
-    job_reason = out.pop("job_reason", None)
-    if job_reason is not None:
-        out["reason"] = job_reason
+    info = dead_letter_info(out)
+    out.pop(DEAD_LETTER, None)
+    for name, value in ((info or {}).get("attributes") or {}).items():
+        out[name] = _from_json(value)
     return out
 
 

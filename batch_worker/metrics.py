@@ -4,7 +4,8 @@ The line carries the job's outcome and its numbers (audio seconds, processing se
 realtime factor = processing ÷ audio, seconds spent queued, download/decode/upload seconds).
 Its ``_aws`` member makes the same line an Embedded Metric Format record: shipped to
 CloudWatch Logs (the CloudWatch agent on the worker box), the numbers become metrics in
-``METRICS_NAMESPACE`` with the dimension ``outcome``, at no extra API call.
+``METRICS_NAMESPACE`` with the dimension ``outcome``, at no extra API call (see
+:mod:`transcription.emf`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from batch_worker.consumer import Received
+from transcription.emf import MetricSchema
 from transcription.job import Job
 from transcription.transcript import Transcript
 
-__all__ = ["OUTCOMES", "JobMetrics", "emf", "job_fields"]
+__all__ = ["OUTCOMES", "SCHEMA", "JobMetrics", "job_fields"]
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +39,20 @@ OUTCOMES = (
     "released",  # shutdown: back on the queue at once
 )
 
-_UNITS = {
-    "jobs": "Count",
-    "audio_seconds": "Seconds",
-    "processing_seconds": "Seconds",
-    "realtime_factor": "None",
-    "queued_seconds": "Seconds",
-    "download_seconds": "Seconds",
-    "decode_seconds": "Seconds",
-    "upload_seconds": "Seconds",
-    "total_seconds": "Seconds",
-}
+SCHEMA = MetricSchema(
+    dimensions=(("outcome",),),
+    units=(
+        ("jobs", "Count"),
+        ("audio_seconds", "Seconds"),
+        ("processing_seconds", "Seconds"),
+        ("realtime_factor", "None"),
+        ("queued_seconds", "Seconds"),
+        ("download_seconds", "Seconds"),
+        ("decode_seconds", "Seconds"),
+        ("upload_seconds", "Seconds"),
+        ("total_seconds", "Seconds"),
+    ),
+)
 
 
 def _seconds_since(iso: str | None, wall: float) -> float | None:
@@ -92,19 +97,6 @@ def job_fields(
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def emf(namespace: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """The ``_aws`` member that turns ``fields`` into an EMF record."""
-    metrics = [{"Name": name, "Unit": unit} for name, unit in _UNITS.items() if name in fields]
-    return {
-        "_aws": {
-            "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [
-                {"Namespace": namespace, "Dimensions": [["outcome"]], "Metrics": metrics}
-            ],
-        }
-    }
-
-
 class JobMetrics:
     """Writes the per-job line and counts outcomes (for the worker's exit summary)."""
 
@@ -129,9 +121,8 @@ class JobMetrics:
         level = (
             logging.WARNING if outcome in {"failed", "dead_lettered", "retried"} else logging.INFO
         )
-        log.log(
-            level, "job %s", outcome, extra={"fields": {**fields, **emf(self.namespace, fields)}}
-        )
+        directive = SCHEMA.directive(self.namespace, fields)
+        log.log(level, "job %s", outcome, extra={"fields": {**fields, "_aws": directive}})
         return fields
 
     def counts(self) -> dict[str, int]:

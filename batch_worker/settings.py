@@ -1,17 +1,14 @@
 """Settings of the batch worker and of its scheduler, read from the environment.
 
-The visibility timeout the worker asks for on each receive (and renews with every heartbeat)
-defaults to the longest a job may honestly take::
+A received job is *leased*: it stays invisible to other workers for ``VISIBILITY_TIMEOUT``
+seconds (asked for on each receive), and the heartbeat renews that lease every
+``HEARTBEAT_SECONDS`` while the job is held, however long it runs. The lease is therefore
+short: by default three heartbeats (10 s each), at least 30 s, so the jobs of a worker
+that dies (kill -9, a lost Spot box) are visible again within 30 s, not after the longest a
+job may take. Setting only ``VISIBILITY_TIMEOUT`` makes the heartbeat a third of it.
 
-    VISIBILITY_TIMEOUT = ceil(MAX_AUDIO_SECONDS / MIN_REALTIME_SPEED) + 120
-
-clamped to SQS's range (30 s … 12 h). ``MIN_REALTIME_SPEED`` is the conservative speed of
-the slowest worker box, in audio seconds transcribed per wall-clock second; the 120 s cover
-the download, decoding and upload around the transcription. With the defaults (3 h of audio,
-speed 1.0) that is 10,920 s; a GPU box set to ``MIN_REALTIME_SPEED=10`` gets 1,200 s. The
-heartbeat renews the timeout every ``HEARTBEAT_SECONDS`` (default: a third of it, at most
-300 s), so a slower job is not handed to a second worker either; the timeout is only how long
-a crashed worker's job waits before another worker may take it.
+The jobs queue's own visibility timeout (``QUEUE_VISIBILITY_TIMEOUT``, set by the deploy
+scripts) applies only to a receive that asks for none; the worker always asks.
 
 Every variable is documented in ``config.env.example``.
 """
@@ -25,24 +22,13 @@ from transcription.exceptions import SettingsError
 from transcription.layout import Layout, OutputPolicy
 from transcription.settings import AwsSettings, EngineSettings, StorageSettings
 
-__all__ = [
-    "TRANSFER_MARGIN_SECONDS",
-    "SchedulerSettings",
-    "WorkerSettings",
-    "default_visibility_timeout",
-]
+__all__ = ["SchedulerSettings", "WorkerSettings"]
 
-TRANSFER_MARGIN_SECONDS = 120  # download, decode and upload around the transcription
-MIN_VISIBILITY_SECONDS = 30  # the derived default is never shorter than this
+DEFAULT_HEARTBEAT_SECONDS = 10.0
+HEARTBEATS_PER_LEASE = 3  # renewals that may fail in a row before another worker may take it
+MIN_VISIBILITY_SECONDS = 30  # the default lease is never shorter than this
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60  # SQS's limit
-MAX_HEARTBEAT_SECONDS = 300.0
 MAX_WAIT_TIME_SECONDS = 20  # SQS's long-poll limit
-
-
-def default_visibility_timeout(max_audio_seconds: float, min_realtime_speed: float) -> int:
-    """``ceil(max_audio_seconds / min_realtime_speed) + 120``, within 30 s … 12 h."""
-    seconds = math.ceil(max_audio_seconds / min_realtime_speed) + TRANSFER_MARGIN_SECONDS
-    return max(MIN_VISIBILITY_SECONDS, min(MAX_VISIBILITY_SECONDS, seconds))
 
 
 def _require(condition: bool, message: str) -> None:
@@ -60,9 +46,8 @@ class WorkerSettings:
     storage: StorageSettings  # the layout: where a job's audio and transcript may be
     dlq_url: str | None = None  # default: the target of the queue's redrive policy
     allowed_buckets: tuple[str, ...] = ()  # default: AUDIO_BUCKET and TRANSCRIPT_BUCKET
-    visibility_timeout: int | None = None  # default: see the module docstring
-    min_realtime_speed: float = 1.0
-    heartbeat_seconds: float | None = None  # default: visibility / 3, at most 300 s
+    visibility_timeout: int | None = None  # the lease; default: 3 heartbeats, at least 30 s
+    heartbeat_seconds: float | None = None  # default: 10 s, or a third of VISIBILITY_TIMEOUT
     prefetch: int = 1  # jobs downloaded and decoded ahead of the one transcribing
     shutdown_grace_seconds: float = 90.0
     retry_backoff_seconds: float = 30.0  # first backoff after a transient failure
@@ -70,17 +55,15 @@ class WorkerSettings:
     metrics_namespace: str = "TranscriptionRouter"
 
     def __post_init__(self) -> None:
-        _require(self.min_realtime_speed > 0, "MIN_REALTIME_SPEED must be greater than 0")
         if self.visibility_timeout is not None:
             _require(
                 1 <= self.visibility_timeout <= MAX_VISIBILITY_SECONDS,
                 f"VISIBILITY_TIMEOUT must be between 1 and {MAX_VISIBILITY_SECONDS} seconds",
             )
-        if self.heartbeat_seconds is not None:
-            _require(
-                0 < self.heartbeat_seconds < self.visibility,
-                "HEARTBEAT_SECONDS must be greater than 0 and less than VISIBILITY_TIMEOUT",
-            )
+        _require(
+            0 < self.heartbeat_interval < self.visibility,
+            "HEARTBEAT_SECONDS must be greater than 0 and less than VISIBILITY_TIMEOUT",
+        )
         _require(self.prefetch >= 0, "PREFETCH must be 0 or more")
         _require(self.shutdown_grace_seconds >= 0, "SHUTDOWN_GRACE_SECONDS must be 0 or more")
         _require(self.retry_backoff_seconds >= 0, "RETRY_BACKOFF_SECONDS must be 0 or more")
@@ -91,10 +74,11 @@ class WorkerSettings:
 
     @property
     def visibility(self) -> int:
-        """The visibility timeout in force: the setting, or the derived default."""
+        """The lease in force: the setting, or three heartbeats (at least 30 s)."""
         if self.visibility_timeout is not None:
             return self.visibility_timeout
-        return default_visibility_timeout(self.engine.max_audio_seconds, self.min_realtime_speed)
+        lease = math.ceil(HEARTBEATS_PER_LEASE * self.heartbeat_interval)
+        return min(MAX_VISIBILITY_SECONDS, max(MIN_VISIBILITY_SECONDS, lease))
 
     @property
     def buckets(self) -> frozenset[str]:
@@ -113,7 +97,9 @@ class WorkerSettings:
     def heartbeat_interval(self) -> float:
         if self.heartbeat_seconds is not None:
             return self.heartbeat_seconds
-        return min(MAX_HEARTBEAT_SECONDS, self.visibility / 3)
+        if self.visibility_timeout is not None:
+            return self.visibility_timeout / HEARTBEATS_PER_LEASE
+        return DEFAULT_HEARTBEAT_SECONDS
 
 
 @dataclass(frozen=True)

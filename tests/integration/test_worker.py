@@ -13,6 +13,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -20,8 +22,14 @@ from typing import Any
 
 import pytest
 
-from batch_worker.consumer import dead_letter_attributes
+from batch_worker.consumer import (
+    MAX_ATTRIBUTES,
+    dead_letter_attributes,
+    dead_letter_info,
+    sendable,
+)
 from batch_worker.prefetch import RunLimits
+from batch_worker.redrive import redrive
 from batch_worker.settings import WorkerSettings
 from batch_worker.worker import RunSummary, Worker
 from tests.conftest import unique
@@ -53,18 +61,22 @@ class SqsCalls:
         self.deleted[self.message_of[params["ReceiptHandle"]]] += 1
 
 
-@pytest.fixture
-def queues(sqs: Any) -> dict[str, str]:
-    """A jobs queue whose redrive policy moves a message to its DLQ after 2 receives."""
+def queue_pair(sqs: Any, max_receive_count: int) -> dict[str, str]:
+    """A jobs queue whose redrive policy moves a message to its DLQ after that many receives."""
     dlq_url = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)})
     queue_url = sqs.create_queue(QueueName=unique("jobs"), Attributes={"RedrivePolicy": policy})[
         "QueueUrl"
     ]
     return {"queue": queue_url, "dlq": dlq_url}
+
+
+@pytest.fixture
+def queues(sqs: Any) -> dict[str, str]:
+    return queue_pair(sqs, max_receive_count=2)
 
 
 class Run:
@@ -242,11 +254,15 @@ def test_malformed_and_unknown_version_go_to_the_dlq_with_a_reason_after_one_rec
     )["Messages"]
     by_body = {m["Body"]: m["MessageAttributes"] for m in dead}
     assert set(by_body) == {"{not json", json.dumps(body)}
-    assert by_body["{not json"]["reason"]["StringValue"] == "malformed_job"
+    malformed = dead_letter_info(by_body["{not json"])
+    assert malformed is not None
+    assert (malformed["reason"], malformed["message_id"]) == ("malformed_job", not_json)
     unknown = by_body[json.dumps(body)]
-    assert unknown["reason"]["StringValue"] == "unsupported_job_version"
-    assert "version 2" in unknown["detail"]["StringValue"]
-    assert unknown["job_reason"]["StringValue"] == "server_busy"
+    info = dead_letter_info(unknown)
+    assert info is not None
+    assert info["reason"] == "unsupported_job_version"
+    assert "version 2" in info["detail"]
+    assert unknown["reason"]["StringValue"] == "server_busy"  # the job's own, unchanged
     assert unknown["trace_id"]["StringValue"] == future.trace_id
     assert keys(s3, bucket, "transcripts/") == []
 
@@ -329,35 +345,28 @@ def test_redrive_command_counts_then_moves_dead_letters_back(
         QueueUrl=queues["dlq"],
         MessageBody=worker_dead.to_json(),
         MessageAttributes=dead_letter_attributes(
-            worker_dead.message_attributes(), "unsupported_job_version", "job version 2 is not 1"
+            worker_dead.message_attributes(),
+            "unsupported_job_version",
+            "job version 2 is not 1",
+            "an-earlier-message-id",
         ),
     )
     sqs_dead = upload_job(s3, bucket, "audio/b.wav", b"x", reason="too_large")
     enqueue(sqs, queues["dlq"], sqs_dead)
     env = {"QUEUE_URL": queues["queue"], "DLQ_URL": queues["dlq"], "AUDIO_BUCKET": bucket}
 
-    def redrive(*args: str) -> dict[str, Any]:
-        done = subprocess.run(
-            [sys.executable, "-m", "batch_worker", "redrive", *args],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return dict(json.loads(done.stdout))
-
-    counted = redrive("--dry-run")
+    counted = redrive_command(env, "--dry-run")
     assert counted == {
         "dry_run": True,
         "moved": 2,
         "by_reason": {"unsupported_job_version": 1, "too_large": 1},
+        "came_back": 0,
+        "left": 0,
     }
     assert queue_counts(sqs, queues["dlq"]) == (2, 0)
     assert queue_counts(sqs, queues["queue"]) == (0, 0)
 
-    assert redrive()["moved"] == 2
+    assert redrive_command(env)["moved"] == 2
     assert queue_counts(sqs, queues["dlq"]) == (0, 0)
     back = sqs.receive_message(
         QueueUrl=queues["queue"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
@@ -372,3 +381,151 @@ def test_redrive_command_counts_then_moves_dead_letters_back(
         "audio/a.wav": {"reason": "server_busy", "trace_id": worker_dead.trace_id},
         "audio/b.wav": {"reason": "too_large", "trace_id": sqs_dead.trace_id},
     }
+
+
+class FailingConsumer:
+    """A consumer of the jobs queue whose every job fails: it lets each message go at once.
+
+    With ``maxReceiveCount`` 1, SQS's redrive policy moves each message straight back to the
+    DLQ on its next receive.
+    """
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.received = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> FailingConsumer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                VisibilityTimeout=0,
+            )
+            self.received += len(response.get("Messages", ()))
+
+
+def redrive_command(env: dict[str, str], *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "batch_worker", "redrive", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return dict(json.loads(done.stdout))
+
+
+def test_redrive_of_jobs_that_fail_again_moves_each_once_and_stops(
+    aws_env: dict[str, str], aws_client: Any, s3: Any, sqs: Any, bucket: str
+) -> None:
+    pair = queue_pair(sqs, max_receive_count=1)
+    jobs = [upload_job(s3, bucket, f"audio/fails-{i}.wav", b"x") for i in range(3)]
+    dead_ids = {enqueue(sqs, pair["dlq"], job) for job in jobs}
+    env = {"QUEUE_URL": pair["queue"], "DLQ_URL": pair["dlq"]}
+
+    with FailingConsumer(aws_client("sqs"), pair["queue"]) as consumer:
+        result = redrive_command(env)  # before the fix: ping-pong until the timeout
+        assert result == {
+            "dry_run": False,
+            "moved": 3,
+            "by_reason": {"forced": 3},
+            "came_back": 3,
+            "left": 0,
+        }
+    assert consumer.received == 3  # each job reached the jobs queue once
+    assert queue_counts(sqs, pair["queue"]) == (0, 0)
+    assert queue_counts(sqs, pair["dlq"]) == (3, 0)  # back where they were, visible
+    back = sqs.receive_message(QueueUrl=pair["dlq"], MaxNumberOfMessages=10)["Messages"]
+    assert sorted(json.loads(m["Body"])["key"] for m in back) == sorted(j.key for j in jobs)
+    assert not {m["MessageId"] for m in back} & dead_ids  # each is a copy the run sent
+
+
+def test_a_dead_letter_copy_stays_within_ten_attributes_and_redrive_restores_them(
+    run_worker: Run, engine: Any, s3: Any, sqs: Any, bucket: str, queues: dict[str, str]
+) -> None:
+    job = upload_job(s3, bucket, "audio/many-attributes.wav", b"x", reason="server_busy")
+    attributes = {
+        **job.message_attributes(),
+        "tenant": {"DataType": "String", "StringValue": "acme"},
+        "priority": {"DataType": "Number", "StringValue": "3"},
+        "checksum": {"DataType": "Binary", "BinaryValue": b"\x00\xffsum"},
+        **{f"tag_{i}": {"DataType": "String", "StringValue": f"v{i}"} for i in range(5)},
+    }
+    assert len(attributes) == MAX_ATTRIBUTES
+    body = json.dumps(json.loads(job.to_json()) | {"version": 2})
+    sqs.send_message(QueueUrl=queues["queue"], MessageBody=body, MessageAttributes=attributes)
+
+    assert run_worker(engine).outcomes == {"dead_lettered": 1}
+
+    (dead,) = sqs.receive_message(
+        QueueUrl=queues["dlq"], MessageAttributeNames=["All"], VisibilityTimeout=0
+    )["Messages"]
+    # moto accepts more than 10; AWS refuses the SendMessage (the copy would be lost).
+    assert len(dead["MessageAttributes"]) <= MAX_ATTRIBUTES
+    info = dead_letter_info(dead["MessageAttributes"])
+    assert info is not None and info["reason"] == "unsupported_job_version"
+    assert dead["MessageAttributes"]["reason"]["StringValue"] == "server_busy"
+    assert dead["MessageAttributes"]["trace_id"]["StringValue"] == job.trace_id
+
+    assert redrive(sqs, queues["dlq"], queues["queue"]).moved == 1
+    (back,) = sqs.receive_message(QueueUrl=queues["queue"], MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    assert back["Body"] == body
+    assert sendable(back["MessageAttributes"]) == attributes
+
+
+def test_jobs_of_a_worker_that_stops_renewing_come_back_after_the_short_lease(
+    aws_client: Any,
+    aws_settings: AwsSettings,
+    engine: Any,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queues: dict[str, str],
+) -> None:
+    """The lease (3 s here, 30 s by default) is what a kill -9 costs, not the longest job."""
+    ids = {
+        enqueue(sqs, queues["queue"], upload_job(s3, bucket, f"audio/held-{i}.wav", b"x"))
+        for i in range(2)
+    }
+    settings = WorkerSettings(
+        aws=aws_settings,
+        engine=EngineSettings(),
+        queue_url=queues["queue"],
+        dlq_url=queues["dlq"],
+        visibility_timeout=3,
+        heartbeat_seconds=0.5,
+    )
+    worker = Worker(settings, engine, sqs=aws_client("sqs"), s3=s3, dlq_url=queues["dlq"])
+    worker.heartbeat.start()
+    held = worker.jobs.receive(10, 1)
+    assert {m.message_id for m in held} == ids
+    time.sleep(2 * settings.visibility)  # renewed all along: still hidden
+    assert queue_counts(sqs, queues["queue"]) == (0, 2)
+
+    worker.heartbeat.stop()  # what kill -9 does to the renewals
+    deadline = time.monotonic() + settings.visibility + 10
+    while queue_counts(sqs, queues["queue"]) != (2, 0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    back = sqs.receive_message(
+        QueueUrl=queues["queue"],
+        MaxNumberOfMessages=10,
+        MessageSystemAttributeNames=["ApproximateReceiveCount"],
+    )["Messages"]
+    assert {m["MessageId"] for m in back} == ids
+    assert {m["Attributes"]["ApproximateReceiveCount"] for m in back} == {"2"}

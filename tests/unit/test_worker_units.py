@@ -1,4 +1,4 @@
-"""The worker's pure parts: settings and the visibility formula, failure classification and
+"""The worker's pure parts: settings and the lease, failure classification and
 backoff, dead-letter attributes, per-job metrics, and the command line."""
 
 from __future__ import annotations
@@ -14,17 +14,20 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from batch_worker.__main__ import build_parser
 from batch_worker.consumer import (
+    DEAD_LETTER,
+    MAX_ATTRIBUTES,
     JobConsumer,
     Received,
     dead_letter_attributes,
+    dead_letter_info,
     restored_attributes,
 )
 from batch_worker.exceptions import QueueUnreachable
 from batch_worker.failures import MAX_BACKOFF_SECONDS, Action, backoff_seconds, classify
 from batch_worker.heartbeat import Heartbeat
-from batch_worker.metrics import emf, job_fields
+from batch_worker.metrics import SCHEMA, job_fields
 from batch_worker.processor import parse_job
-from batch_worker.settings import WorkerSettings, default_visibility_timeout
+from batch_worker.settings import WorkerSettings
 from tests.unit.test_light_imports import heavy_modules_after_import
 from transcription import exceptions as errors
 from transcription.aws import make_client
@@ -36,22 +39,14 @@ BASE_ENV = {"QUEUE_URL": "http://127.0.0.1:1/123456789012/jobs", "AUDIO_BUCKET":
 
 
 # --- settings ----------------------------------------------------------------------------
-def test_visibility_timeout_defaults_to_max_audio_over_a_conservative_speed() -> None:
+def test_a_job_is_leased_for_three_heartbeats_not_for_the_longest_job() -> None:
     settings = load(WorkerSettings, BASE_ENV)
-    assert settings.visibility == 10_800 + 120  # 3 h of audio at 1x, plus transfers
-    assert settings.heartbeat_interval == 300
-    fast = load(WorkerSettings, {**BASE_ENV, "MIN_REALTIME_SPEED": "10"})
-    assert fast.visibility == 1_080 + 120
-    short = load(WorkerSettings, {**BASE_ENV, "MAX_AUDIO_SECONDS": "60", "MIN_REALTIME_SPEED": "4"})
-    assert short.visibility == 15 + 120
-    assert short.heartbeat_interval == pytest.approx(45)
-
-
-def test_visibility_formula_stays_within_sqs_limits() -> None:
-    assert default_visibility_timeout(1, 100) == 121
-    assert default_visibility_timeout(0, 1) == 120
-    assert default_visibility_timeout(24 * 3600, 1) == 43_200
-    assert default_visibility_timeout(0.001, 1000) >= 30
+    assert (settings.visibility, settings.heartbeat_interval) == (30, 10)
+    slow = load(WorkerSettings, {**BASE_ENV, "HEARTBEAT_SECONDS": "20"})
+    assert slow.visibility == 60
+    fast = load(WorkerSettings, {**BASE_ENV, "HEARTBEAT_SECONDS": "2"})
+    assert fast.visibility == 30  # never shorter than 30 s by default
+    assert load(WorkerSettings, {**BASE_ENV, "HEARTBEAT_SECONDS": "20000"}).visibility == 43_200
 
 
 def test_explicit_visibility_and_heartbeat_win() -> None:
@@ -65,12 +60,12 @@ def test_explicit_visibility_and_heartbeat_win() -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("HEARTBEAT_SECONDS", "20000"),  # not less than the visibility timeout
+        ("HEARTBEAT_SECONDS", "0"),
+        ("HEARTBEAT_SECONDS", "50000"),  # not less than the lease (at most 12 h)
         ("VISIBILITY_TIMEOUT", "50000"),
         ("PREFETCH", "-1"),
         ("WAIT_TIME_SECONDS", "21"),
         ("WAIT_TIME_SECONDS", "0"),
-        ("MIN_REALTIME_SPEED", "0"),
     ],
 )
 def test_invalid_settings_name_the_variable(name: str, value: str) -> None:
@@ -152,15 +147,33 @@ def test_dead_letter_attributes_round_trip_through_redrive() -> None:
         "reason": {"DataType": "String", "StringValue": "server_busy", "StringListValues": []},
         "trace_id": {"DataType": "String", "StringValue": "t1"},
     }
-    dead = dead_letter_attributes(received, "unsupported_job_version", "v2 " * 600)
-    assert dead["reason"]["StringValue"] == "unsupported_job_version"
-    assert dead["job_reason"]["StringValue"] == "server_busy"
-    assert len(dead["detail"]["StringValue"]) == 1000
+    dead = dead_letter_attributes(received, "unsupported_job_version", "v2 " * 600, "m1")
+    assert set(dead) == {"reason", "trace_id", DEAD_LETTER}  # one attribute added, none renamed
+    info = dead_letter_info(dead)
+    assert info is not None
+    assert (info["reason"], info["message_id"]) == ("unsupported_job_version", "m1")
+    assert len(info["detail"]) == 1000
     assert "StringListValues" not in dead["trace_id"]
     assert restored_attributes(dead) == {
         "reason": {"DataType": "String", "StringValue": "server_busy"},
         "trace_id": {"DataType": "String", "StringValue": "t1"},
     }
+
+
+@pytest.mark.parametrize("count", [8, 9, 10])
+def test_dead_letter_copy_of_a_message_with_many_attributes_keeps_within_sqs_limit(
+    count: int,
+) -> None:
+    original = {
+        "reason": {"DataType": "String", "StringValue": "server_busy"},
+        "trace_id": {"DataType": "String", "StringValue": "t1"},
+        "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        **{f"a{i}": {"DataType": "Number", "StringValue": str(i)} for i in range(count - 3)},
+    }
+    dead = dead_letter_attributes(original, "malformed_job", "bad", "m1")
+    assert len(dead) == min(count + 1, MAX_ATTRIBUTES)
+    assert {"reason", "trace_id", DEAD_LETTER} <= set(dead)  # the useful ones stay visible
+    assert restored_attributes(dead) == original
 
 
 def test_messages_moved_by_sqs_keep_their_attributes_on_redrive() -> None:
@@ -197,7 +210,7 @@ def test_job_line_has_the_numbers_and_is_a_valid_emf_record() -> None:
     assert fields["receive_count"] == 2
     assert fields["queued_seconds"] > 365 * 24 * 3600
     assert fields["download_seconds"] == 0.25
-    record = {**fields, **emf("NS", fields)}
+    record = {**fields, "_aws": SCHEMA.directive("NS", fields)}
     (directive,) = record["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "NS"
     assert all(isinstance(record[d], str) for dims in directive["Dimensions"] for d in dims)
@@ -216,10 +229,8 @@ def test_failed_job_line_has_no_audio_numbers() -> None:
     fields = job_fields(Received("m1", "r", "{}", 1, {}), "dead_lettered", error="malformed_job")
     assert fields["error"] == "malformed_job"
     assert "audio_seconds" not in fields
-    assert {m["Name"] for m in emf("NS", fields)["_aws"]["CloudWatchMetrics"][0]["Metrics"]} == {
-        "jobs",
-        "total_seconds",
-    }
+    (directive,) = SCHEMA.directive("NS", fields)["CloudWatchMetrics"]
+    assert {m["Name"] for m in directive["Metrics"]} == {"jobs", "total_seconds"}
 
 
 # --- receiving when SQS is unreachable ----------------------------------------------------
