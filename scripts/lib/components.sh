@@ -233,7 +233,9 @@ scheduler_zip() {
     [[ -f $ROOT_DIR/batch_worker/scheduler.py ]] ||
       die "batch_worker/scheduler.py is missing: there is no scheduler code to deploy"
     zip=$ROOT_DIR/dist/batch_scheduler.zip
-    py "$LIB_DIR/package_zip.py" "$zip" "$ROOT_DIR" batch_worker transcription
+    # The one reproducible zip writer (lambda_router/package.py); its summary goes to the log.
+    (cd "$ROOT_DIR" && py -m lambda_router.package --sources batch_worker transcription \
+      --output "$zip") >&3
   fi
   printf '%s' "$zip"
 }

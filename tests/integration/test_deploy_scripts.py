@@ -189,10 +189,13 @@ def build_router_zip(directory: Path) -> tuple[Path, str]:
 
 
 def package_scheduler(output: Path) -> None:
+    """As step-351 builds it (the one zip writer, lambda_router/package.py)."""
     subprocess.run(
-        [sys.executable, str(SCRIPTS / "lib" / "package_zip.py"), str(output), str(ROOT),
-         "batch_worker", "transcription"],
+        [sys.executable, "-m", "lambda_router.package", "--sources", "batch_worker",
+         "transcription", "--output", str(output)],
+        cwd=ROOT,
         check=True,
+        capture_output=True,
         timeout=120,
     )  # fmt: skip
 
@@ -888,3 +891,51 @@ def test_the_router_step_says_to_run_make_lambda_zip(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1
     assert "missing.zip is missing: run `make lambda-zip` first" in done.stderr
+
+
+# Only text is parsed here: nothing is sent anywhere. Loopback-based ranges stand for any.
+@pytest.mark.parametrize(
+    ("cidr", "min_prefix", "refusal"),
+    [
+        ("127.0.0.1/32", "16", None),
+        ("127.0.0.0/16", "16", None),
+        ("127.0.0.0/8", "16", "would open the server to 16777216 addresses"),
+        ("127.0.0.1/0", "16", "would open the server to the whole internet"),
+        ("127.0.0.0/8", "8", None),  # the setting decides
+        ("127.0.0.1", "16", "not an IPv4 CIDR block"),
+        ("127.0.0.1/33", "16", "not an IPv4 CIDR block"),
+    ],
+)
+def test_refuse_open_cidr_refuses_ranges_wider_than_the_setting(
+    cidr: str, min_prefix: str, refusal: str | None, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        ["bash", "-c", 'source scripts/lib/common.sh && refuse_open_cidr "$1"', "step-310", cidr],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path),
+             "SERVER_ALLOWED_CIDR_MIN_PREFIX": min_prefix},
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    if refusal is None:
+        assert done.returncode == 0, done.stderr
+    else:
+        assert done.returncode == 1 and refusal in done.stderr, done.stderr
+
+
+def test_step_001_reports_a_too_wide_range_as_drift(tmp_path: Path) -> None:
+    """The validate step uses the same check (before any AWS call it reports the range)."""
+    config = tmp_path / "config.env"
+    key = "k" * 20
+    config.write_text(
+        f"SERVER_ALLOWED_CIDR=127.0.0.1/32,127.0.0.0/8\nAPI_KEY={key}\nAPI_KEYS={key}\n"
+        "SERVER_URL_PARAMETER=/p/url\nAPI_KEYS_PARAMETER=/p/keys\n"
+    )
+    done = subprocess.run(
+        ["bash", str(SCRIPTS / "step-001-validate-configuration.sh")],
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CONFIG_FILE": str(config),
+             "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_REGION": REGION},
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "DRIFT: SERVER_ALLOWED_CIDR=127.0.0.0/8 would open the server" in done.stderr
+    assert "SERVER_ALLOWED_CIDR=127.0.0.1/32" not in done.stderr
