@@ -325,6 +325,7 @@ def test_1_bucket_is_private_encrypted_with_lifecycle_rules(deployment: Deployme
     d, s3 = deployment, deployment.client("s3")
     block = s3.get_public_access_block(Bucket=d.bucket)["PublicAccessBlockConfiguration"]
     assert all(block.values()) and len(block) == 4
+    assert tls_only_statement(s3, d.bucket)["Effect"] == "Deny"
     encryption = s3.get_bucket_encryption(Bucket=d.bucket)["ServerSideEncryptionConfiguration"]
     assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=d.bucket)["Rules"]}
@@ -343,6 +344,17 @@ def test_1_bucket_is_private_encrypted_with_lifecycle_rules(deployment: Deployme
     tags = s3.get_object_tagging(Bucket=d.bucket, Key=record)["TagSet"]
     assert tags == [{"Key": key, "Value": value}]
     s3.delete_object(Bucket=d.bucket, Key=record)
+
+
+def tls_only_statement(s3: Any, bucket: str) -> dict[str, Any]:
+    """The bucket policy's statement that denies every request made without TLS."""
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    (statement,) = [s for s in policy["Statement"] if s.get("Sid") == "DenyRequestsWithoutTls"]
+    assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
+    assert statement["Action"] == "s3:*"
+    assert sorted(statement["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    return dict(statement)
 
 
 def test_1_uploads_reach_the_events_queue_through_the_rule(deployment: Deployment) -> None:
@@ -579,6 +591,7 @@ def snapshot(d: Deployment) -> dict[str, Any]:
         s3.get_bucket_encryption(Bucket=d.bucket)["ServerSideEncryptionConfiguration"],
         s3.get_bucket_lifecycle_configuration(Bucket=d.bucket)["Rules"],
         s3.get_bucket_tagging(Bucket=d.bucket)["TagSet"],
+        json.loads(s3.get_bucket_policy(Bucket=d.bucket)["Policy"]),
     ]
     for role in ("router", "scheduler", "server", "worker"):
         name = f"{d.project}-{role}"
@@ -939,3 +952,53 @@ def test_step_001_reports_a_too_wide_range_as_drift(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "DRIFT: SERVER_ALLOWED_CIDR=127.0.0.0/8 would open the server" in done.stderr
     assert "SERVER_ALLOWED_CIDR=127.0.0.1/32" not in done.stderr
+
+
+def test_the_buckets_get_a_tls_only_policy_that_keeps_other_statements(
+    moto_url: str, tmp_path: Path
+) -> None:
+    """step-030 adds the TLS-only statement (keeping the bucket's others), step-031 reports
+    it missing as drift, and step-030 puts it back. On this test's own project in the shared
+    moto server: steps 000, 030 and 031 only."""
+    project = f"tls{uuid.uuid4().hex[:8]}"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "CONFIG_FILE": str(tmp_path / "config.env"),
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "PROJECT_NAME": project,
+        "AUDIO_BUCKET": f"{project}-audio",
+        "TRANSCRIPT_BUCKET": f"{project}-transcripts",
+    }
+    d = Deployment(moto_url, env, tmp_path / "config.env", project, 0, "", tmp_path)
+    s3 = d.client("s3")
+    other = {
+        "Sid": "SomeoneElsesStatement",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteBucket",
+        "Resource": f"arn:aws:s3:::{project}-audio",
+    }
+    s3.create_bucket(Bucket=f"{project}-audio")  # it existed before: its policy is kept
+    s3.put_bucket_policy(
+        Bucket=f"{project}-audio",
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [other]}),
+    )
+    d.run_ok(["000", "030"], "create")
+    for bucket in (f"{project}-audio", f"{project}-transcripts"):
+        tls_only_statement(s3, bucket)
+    statements = json.loads(s3.get_bucket_policy(Bucket=f"{project}-audio")["Policy"])["Statement"]
+    assert other in statements
+    assert d.step("031").returncode == 0
+    s3.delete_bucket_policy(Bucket=f"{project}-transcripts")
+    drifted = d.step("031")
+    assert drifted.returncode != 0
+    assert f"DRIFT: bucket {project}-transcripts TLS-only policy" in drifted.stderr
+    repaired = d.run_ok(["030"], "repair")[0]
+    assert any("TLS-only policy" in line for line in repaired.changes)
+    tls_only_statement(s3, f"{project}-transcripts")
+    assert d.run_ok(["030"], "again")[0].changes == []
