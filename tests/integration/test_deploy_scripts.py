@@ -458,6 +458,7 @@ def test_1_iam_policies_are_scoped_to_the_project(deployment: Deployment) -> Non
         f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/*",
     )
     granted: dict[str, set[str]] = {}
+    router_puts: list[str] = []  # where the router may write: its error records only
     roles = {"router": "lambda", "scheduler": "lambda", "server": "ec2", "worker": "ec2"}
     for role, service in roles.items():
         name = f"{d.project}-{role}"
@@ -467,13 +468,19 @@ def test_1_iam_policies_are_scoped_to_the_project(deployment: Deployment) -> Non
         for statement in policy["Statement"]:
             actions = as_list(statement["Action"])
             granted.setdefault(role, set()).update(actions)
+            if role == "router" and "s3:PutObject" in actions:
+                router_puts += as_list(statement["Resource"])
             for resource in as_list(statement["Resource"]):
                 if resource == "*":
                     assert set(actions) <= ANY_RESOURCE.get(statement.get("Sid", ""), set()), (
                         statement
                     )
                 else:
-                    mine = resource in exactly or resource.startswith(prefixes)
+                    mine = (
+                        resource in exactly
+                        or resource.startswith(prefixes)
+                        or resource == f"{bucket_arn}/transcripts/*.error.json"
+                    )
                     assert mine, f"{role}: {resource} is not the project's"
             if "ec2:StartInstances" in actions:  # only the project's tagged workers
                 assert statement["Condition"]["StringEquals"] == {
@@ -483,7 +490,7 @@ def test_1_iam_policies_are_scoped_to_the_project(deployment: Deployment) -> Non
     assert (
         "sqs:ReceiveMessage" in granted["worker"] and "sqs:ReceiveMessage" not in granted["router"]
     )
-    assert "s3:PutObject" not in granted["router"]
+    assert router_puts == [f"{bucket_arn}/transcripts/*.error.json"]
     assert "ssm:GetParameter" in granted["server"]
     for profile, role in (("server", "server"), ("worker", "worker")):
         roles = iam.get_instance_profile(InstanceProfileName=f"{d.project}-{profile}")
