@@ -72,7 +72,9 @@ router_resources() {
     return 0
   fi
   ensure_reserved_concurrency "$ROUTER_NAME" "$ROUTER_RESERVED_CONCURRENCY"
-  ensure_async_config "$ROUTER_NAME" "$(queue_arn "$DLQ_NAME")" "$ROUTER_MAX_RETRY_ATTEMPTS" \
+  # Not the jobs DLQ: Lambda's records wrap the event (requestPayload), which the worker
+  # cannot take as a job; `python -m lambda_router.replay` routes them again.
+  ensure_async_config "$ROUTER_NAME" "$(queue_arn "$ROUTER_FAILURES_NAME")" "$ROUTER_MAX_RETRY_ATTEMPTS" \
     "$ROUTER_MAX_EVENT_AGE_SECONDS"
 }
 

@@ -58,6 +58,7 @@ VALIDATE = ["001", "011", "021", "031", "311", "343", "352"]
 RECORDED = (
     "QUEUE_URL",
     "DLQ_URL",
+    "ROUTER_FAILURE_QUEUE_URL",
     "EVENTS_QUEUE_URL",
     "SERVER_URL",
     "ROUTER_ROLE_ARN",
@@ -313,6 +314,15 @@ def test_1_queues_have_redrive_encryption_and_polling(deployment: Deployment) ->
     dlq = sqs.get_queue_attributes(QueueUrl=values["DLQ_URL"], AttributeNames=["All"])
     assert dlq["Attributes"]["QueueArn"] == dlq_arn
     assert dlq["Attributes"]["SqsManagedSseEnabled"] == "true"
+    failures = sqs.get_queue_attributes(
+        QueueUrl=values["ROUTER_FAILURE_QUEUE_URL"], AttributeNames=["All"]
+    )["Attributes"]
+    assert failures["QueueArn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:{d.project}-router-failures"
+    assert (failures["SqsManagedSseEnabled"], failures["MessageRetentionPeriod"]) == (
+        "true",
+        "1209600",
+    )
+    assert "RedrivePolicy" not in failures  # its records are replayed, never redriven as jobs
     events = sqs.get_queue_attributes(QueueUrl=values["EVENTS_QUEUE_URL"], AttributeNames=["All"])
     (statement,) = json.loads(events["Attributes"]["Policy"])["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
@@ -419,8 +429,10 @@ def test_1_router_lambda_configuration_and_environment(deployment: Deployment) -
     assert concurrency["ReservedConcurrentExecutions"] == 10
     invoke = aws_lambda.get_function_event_invoke_config(FunctionName=name)
     assert invoke["MaximumRetryAttempts"] == 2
+    # Its own failure queue, not the jobs DLQ: Lambda's records wrap the event, and the
+    # worker would dead-letter them as unsupported jobs (python -m lambda_router.replay).
     assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == (
-        f"arn:aws:sqs:{REGION}:{ACCOUNT}:{d.project}-jobs-dlq"
+        f"arn:aws:sqs:{REGION}:{ACCOUNT}:{d.project}-router-failures"
     )
     assert values["ROUTER_FUNCTION_ARN"] == config["FunctionArn"]
 
