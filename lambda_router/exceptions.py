@@ -13,6 +13,7 @@ __all__ = [
     "DirectCallFailed",
     "EnqueueFailed",
     "MalformedEvent",
+    "NotAFailureRecord",
     "RetryableServerError",
     "RouterError",
     "ServerRejected",
@@ -87,3 +88,9 @@ class DirectCallFailed(RouterError):
         self.attempts = attempts
         self.timed_out = timed_out  # the server may still be working on it
         self.reason = reason  # the job's reason: retries_exhausted, or server_down
+
+
+class NotAFailureRecord(RouterError):
+    """A message on the router failure queue that is not a Lambda invocation record."""
+
+    code = "not_a_failure_record"

@@ -1,8 +1,14 @@
-"""Build ``dist/lambda_router.zip``: the router, the light core, and their dependencies.
+"""The Lambda zips, byte-for-byte reproducible (one writer: :func:`write_zip`).
 
-``make lambda-zip`` (or ``python -m lambda_router.package``) puts into the zip:
+``python -m lambda_router.package --sources PACKAGE... --output ZIP`` zips only the Python
+sources of the named packages (step-351 builds the scheduler's zip so, from
+``batch_worker`` and ``transcription``).
 
-- ``lambda_router/`` without this builder and the local event pump;
+``make lambda-zip`` (or ``python -m lambda_router.package``) builds
+``dist/lambda_router.zip``, which holds:
+
+- ``lambda_router/`` without the local-only modules: this builder, the local event pump and
+  the failure replay (an operator's tool);
 - the light core: ``transcription/`` without its heavy subpackage ``transcription.inference``
   (audio, engines, service, CLI), so no numpy, PyAV or faster-whisper;
 - boto3 and tenacity at the versions installed here (the ones the tests ran against),
@@ -33,12 +39,12 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["build", "light_core", "main"]
+__all__ = ["build", "build_sources", "light_core", "main", "write_zip"]
 
 ROOT = Path(__file__).resolve().parents[1]
 # The light core is ``transcription`` without its heavy subpackage (and the CLI entry point).
 HEAVY_PARTS = frozenset({"inference", "__main__.py"})
-LOCAL_ONLY = frozenset({"package.py", "pump.py"})
+LOCAL_ONLY = frozenset({"package.py", "pump.py", "replay.py"})
 BOTOCORE_SERVICES = frozenset({"s3", "sqs", "ssm", "sts"})
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
 
@@ -57,9 +63,44 @@ def build(
         _install_dependencies(tree, python_version, platform, with_boto3)
         _trim_botocore(tree)
         _check_imports(tree, with_boto3)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        _write_zip(tree, output)
+        write_zip(output, tree, _files_under(tree))
     return output
+
+
+def build_sources(output: Path, root: Path, packages: Sequence[str]) -> Path:
+    """A zip of only the ``*.py`` files of ``packages`` under ``root`` (no dependencies)."""
+    files = [path for package in packages for path in _files_under(root / package, "*.py")]
+    if not files:
+        raise SystemExit(f"no Python files under {', '.join(packages)} in {root}")
+    write_zip(output, root, files)
+    return output
+
+
+def write_zip(output: Path, root: Path, files: Sequence[Path]) -> None:
+    """Zip ``files`` (named relative to ``root``) into ``output``, reproducibly.
+
+    Sorted names, fixed timestamps and mode: the same inputs give the same bytes, so the
+    same CodeSha256 and no change on a second deploy. Written beside ``output`` and renamed
+    into place, so a failed build never leaves half a zip.
+    """
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+            for path in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
+                info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes(), compresslevel=9)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _files_under(directory: Path, pattern: str = "*") -> list[Path]:
+    return [p for p in directory.rglob(pattern) if p.is_file() and "__pycache__" not in p.parts]
 
 
 def _copy_sources(tree: Path) -> None:
@@ -130,16 +171,6 @@ def _check_imports(tree: Path, with_boto3: bool) -> None:
     )
 
 
-def _write_zip(tree: Path, output: Path) -> None:
-    files = sorted(p for p in tree.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for path in files:
-            info = zipfile.ZipInfo(path.relative_to(tree).as_posix(), date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, path.read_bytes(), compresslevel=9)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lambda_router.package", description=__doc__.splitlines()[0]
@@ -155,13 +186,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--platform", default="manylinux2014_x86_64", help="manylinux2014_aarch64 for arm64"
     )
     parser.add_argument("--no-boto3", action="store_true", help="use the runtime's bundled boto3")
-    args = parser.parse_args(argv)
-    output = build(
-        args.output,
-        python_version=args.python_version,
-        platform=args.platform,
-        with_boto3=not args.no_boto3,
+    parser.add_argument(
+        "--sources",
+        nargs="+",
+        metavar="PACKAGE",
+        help="zip only these packages' Python sources (no dependencies), e.g. the scheduler's",
     )
+    args = parser.parse_args(argv)
+    if args.sources:
+        output = build_sources(args.output, ROOT, args.sources)
+    else:
+        output = build(
+            args.output,
+            python_version=args.python_version,
+            platform=args.platform,
+            with_boto3=not args.no_boto3,
+        )
     with zipfile.ZipFile(output) as archive:
         unpacked = sum(i.file_size for i in archive.infolist())
         count = len(archive.infolist())

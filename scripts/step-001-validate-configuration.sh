@@ -5,7 +5,8 @@
 #
 # Checks that the required values are set, names are valid (project, buckets, prefixes,
 # SSM parameters), numbers are numbers, API_KEY is one of API_KEYS, the prefixes cannot make
-# transcripts trigger new transcriptions, the server is not opened to the world, and the
+# transcripts trigger new transcriptions, the server is not opened to the world (no
+# SERVER_ALLOWED_CIDR range wider than /SERVER_ALLOWED_CIDR_MIN_PREFIX), and the
 # credentials work against the configured endpoint (AWS, or moto's server in local mode).
 # Changes nothing.
 #
@@ -20,7 +21,8 @@ NUMBERS=(QUEUE_VISIBILITY_TIMEOUT QUEUE_RECEIVE_WAIT_SECONDS QUEUE_RETENTION_SEC
   QUEUE_MAX_RECEIVE_COUNT DLQ_RETENTION_SECONDS ERROR_RECORD_EXPIRATION_DAYS ROOT_VOLUME_GB
   WORKER_IDLE_SECONDS SERVER_HEALTH_TIMEOUT ROUTER_TIMEOUT ROUTER_MEMORY_MB
   ROUTER_RESERVED_CONCURRENCY ROUTER_MAX_RETRY_ATTEMPTS ROUTER_MAX_EVENT_AGE_SECONDS
-  SCHEDULER_TIMEOUT SCHEDULER_MEMORY_MB GPU_BATCH_SIZE GPU_CONCURRENCY)
+  SCHEDULER_TIMEOUT SCHEDULER_MEMORY_MB GPU_BATCH_SIZE GPU_CONCURRENCY
+  SERVER_ALLOWED_CIDR_MIN_PREFIX)
 
 expect() {
   local what=$1
@@ -32,10 +34,9 @@ expect() {
 }
 
 matches() { [[ $1 =~ $2 ]]; }
-not_open() { [[ $1 != 0.0.0.0/0 && $1 != ::/0 ]]; }
 
 main() {
-  local name cidr key account found=false
+  local name cidr problem key account found=false
   parse_flags "$@"
   load_config
   CHECK_ONLY=1
@@ -72,8 +73,8 @@ main() {
   done
   expect "API_KEY is not one of API_KEYS: the router's calls would be refused" test "$found" == true
   for cidr in ${SERVER_ALLOWED_CIDR//,/ }; do
-    expect "SERVER_ALLOWED_CIDR=$cidr opens the server to the whole internet" \
-      not_open "$cidr"
+    problem=$(cidr_problem "$cidr")
+    expect "$problem" test -z "$problem"
   done
   expect "CREATE_VPC_ENDPOINTS must be true or false" matches "$CREATE_VPC_ENDPOINTS" '^(true|false)$'
   account=$(caller_account_id)

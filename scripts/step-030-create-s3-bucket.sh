@@ -4,8 +4,10 @@
 #
 # Usage: scripts/step-030-create-s3-bucket.sh [--dry-run] [--help]
 #
-# Each bucket: all public access blocked; default encryption (SSE-S3, or the KMS encryption it
-# already has); a lifecycle rule that aborts multipart uploads left unfinished for 7 days.
+# Each bucket: all public access blocked; a bucket policy that denies every request not made
+# over TLS (aws:SecureTransport false; other statements of an existing policy are kept);
+# default encryption (SSE-S3, or the KMS encryption it already has); a lifecycle rule that
+# aborts multipart uploads left unfinished for 7 days.
 # The audio bucket: EventBridge notifications on (uploads reach the rule of step-341).
 # The transcript bucket: a lifecycle rule that expires error records (objects under
 # OUTPUT_PREFIX tagged record=error) after ERROR_RECORD_EXPIRATION_DAYS. Other notification
@@ -15,8 +17,9 @@
 # Inputs:  config.env (AUDIO_BUCKET, TRANSCRIPT_BUCKET, OUTPUT_PREFIX,
 #          ERROR_RECORD_EXPIRATION_DAYS)
 # Creates: the bucket(s)
-# IAM actions: s3:ListBucket (HeadBucket), s3:CreateBucket, s3:PutBucketTagging,
-#   s3:GetBucketPublicAccessBlock, s3:PutBucketPublicAccessBlock, s3:GetEncryptionConfiguration,
+# IAM actions: sts:GetCallerIdentity, s3:ListBucket (HeadBucket), s3:CreateBucket,
+#   s3:PutBucketTagging, s3:GetBucketPublicAccessBlock, s3:PutBucketPublicAccessBlock,
+#   s3:GetBucketPolicy, s3:PutBucketPolicy, s3:GetEncryptionConfiguration,
 #   s3:PutEncryptionConfiguration, s3:GetBucketNotification, s3:PutBucketNotification,
 #   s3:GetLifecycleConfiguration, s3:PutLifecycleConfiguration
 set -o errexit -o nounset -o pipefail

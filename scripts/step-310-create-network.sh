@@ -8,7 +8,8 @@
 # its default subnets) so the server can let it in by security group:
 #   $PROJECT_NAME-router     no inbound traffic
 #   $PROJECT_NAME-server     PORT from the router's group, and from SERVER_ALLOWED_CIDR if
-#                            set; never from 0.0.0.0/0 (the step refuses it)
+#                            set; the step refuses any range wider than
+#                            /SERVER_ALLOWED_CIDR_MIN_PREFIX (default /16)
 #   $PROJECT_NAME-worker     no inbound traffic
 #   $PROJECT_NAME-endpoints  HTTPS from the router's group (CREATE_VPC_ENDPOINTS=true)
 # With CREATE_VPC_ENDPOINTS=true (default) it also creates a gateway endpoint for S3 and
@@ -16,7 +17,7 @@
 # them without a NAT gateway. Inbound rules other than the above are removed.
 #
 # Inputs:  config.env (VPC_ID, SUBNET_IDS, GPU_SUBNET_ID, PORT, SERVER_ALLOWED_CIDR,
-#          CREATE_VPC_ENDPOINTS)
+#          SERVER_ALLOWED_CIDR_MIN_PREFIX, CREATE_VPC_ENDPOINTS)
 # Creates: the security groups and VPC endpoints above
 # Records: VPC_ID, SUBNET_IDS, GPU_SUBNET_ID (when they were empty),
 #          ROUTER_SECURITY_GROUP_ID, SERVER_SECURITY_GROUP_ID, WORKER_SECURITY_GROUP_ID

@@ -8,7 +8,8 @@
 # router security group of step-310). The code is updated only when the zip's SHA-256
 # differs, the configuration only when it differs. Also: reserved concurrency
 # (ROUTER_RESERVED_CONCURRENCY) and asynchronous invocation settings — ROUTER_MAX_RETRY_ATTEMPTS,
-# ROUTER_MAX_EVENT_AGE_SECONDS and an on-failure destination: the jobs DLQ.
+# ROUTER_MAX_EVENT_AGE_SECONDS and an on-failure destination: the router failure queue of
+# step-020 (replay its records with `python -m lambda_router.replay`).
 # Environment: AUDIO_BUCKET, INPUT_PREFIX, OUTPUT_PREFIX, QUEUE_URL, SERVER_URL_PARAMETER (the
 # router reads the server's URL from SSM, so a relaunched server needs no redeploy), API_KEY,
 # and the router's optional settings that config.env sets (TRANSCRIPT_BUCKET,

@@ -29,7 +29,7 @@ set -o errexit -o nounset -o pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 # The values the steps record in config.env.
-RECORDED=(QUEUE_URL DLQ_URL EVENTS_QUEUE_URL SERVER_URL ROUTER_ROLE_ARN SCHEDULER_ROLE_ARN
+RECORDED=(QUEUE_URL DLQ_URL ROUTER_FAILURE_QUEUE_URL EVENTS_QUEUE_URL SERVER_URL ROUTER_ROLE_ARN SCHEDULER_ROLE_ARN
   SERVER_REPOSITORY_URI WORKER_REPOSITORY_URI ROUTER_SECURITY_GROUP_ID SERVER_SECURITY_GROUP_ID
   WORKER_SECURITY_GROUP_ID ROUTER_FUNCTION_ARN SCHEDULER_FUNCTION_ARN)
 OURS=() # the filters that find the project's tagged EC2 resources (set once config is loaded)
@@ -183,6 +183,7 @@ main() {
   done
   delete_queue "$JOBS_QUEUE_NAME"
   delete_queue "$DLQ_NAME"
+  delete_queue "$ROUTER_FAILURES_NAME"
   delete_queue "$EVENTS_QUEUE_NAME"
   delete_role "$ROUTER_NAME" router
   delete_role "$SCHEDULER_NAME" scheduler

@@ -13,6 +13,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.iam_audit import (  # noqa: F401 - autouse fixtures: AWS calls vs IAM policies
+    _calls_are_allowed_by_the_policies,
+    _record_aws_calls,
+)
 from tests.support.processes import moto_server
 from transcription.aws import make_client
 from transcription.settings import AwsSettings

@@ -72,7 +72,9 @@ router_resources() {
     return 0
   fi
   ensure_reserved_concurrency "$ROUTER_NAME" "$ROUTER_RESERVED_CONCURRENCY"
-  ensure_async_config "$ROUTER_NAME" "$(queue_arn "$DLQ_NAME")" "$ROUTER_MAX_RETRY_ATTEMPTS" \
+  # Not the jobs DLQ: Lambda's records wrap the event (requestPayload), which the worker
+  # cannot take as a job; `python -m lambda_router.replay` routes them again.
+  ensure_async_config "$ROUTER_NAME" "$(queue_arn "$ROUTER_FAILURES_NAME")" "$ROUTER_MAX_RETRY_ATTEMPTS" \
     "$ROUTER_MAX_EVENT_AGE_SECONDS"
 }
 
@@ -233,7 +235,9 @@ scheduler_zip() {
     [[ -f $ROOT_DIR/batch_worker/scheduler.py ]] ||
       die "batch_worker/scheduler.py is missing: there is no scheduler code to deploy"
     zip=$ROOT_DIR/dist/batch_scheduler.zip
-    py "$LIB_DIR/package_zip.py" "$zip" "$ROOT_DIR" batch_worker transcription
+    # The one reproducible zip writer (lambda_router/package.py); its summary goes to the log.
+    (cd "$ROOT_DIR" && py -m lambda_router.package --sources batch_worker transcription \
+      --output "$zip") >&3
   fi
   printf '%s' "$zip"
 }

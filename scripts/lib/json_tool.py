@@ -6,6 +6,8 @@ json_tool.py render FILE               ${NAME} placeholders filled from the envi
 json_tool.py diff-attrs CURRENT WANT   the entries of WANT that CURRENT lacks or differs in
 json_tool.py merge-rules CURRENT WANT  lifecycle rules: WANT's rules replace those with the
                                        same ID, other rules are kept
+json_tool.py merge-statements CURRENT WANT  a policy: WANT's statements replace those with
+                                       the same Sid, other statements are kept
 json_tool.py with-key OBJECT KEY VALUE OBJECT with KEY set to the JSON VALUE
 json_tool.py pick OBJECT KEY           OBJECT's KEY: a string as it is, anything else as JSON
 json_tool.py without OBJECT KEY...     OBJECT without these keys
@@ -25,7 +27,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["diff_attrs", "ingress_diff", "main", "merge_rules", "same", "statement_source"]
+__all__ = [
+    "diff_attrs",
+    "ingress_diff",
+    "main",
+    "merge_rules",
+    "merge_statements",
+    "same",
+    "statement_source",
+]
 
 
 def _load(text: str) -> Any:
@@ -73,6 +83,12 @@ def diff_attrs(current: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
 def merge_rules(current: list[dict[str, Any]], want: list[dict[str, Any]]) -> dict[str, Any]:
     ours = {rule["ID"] for rule in want}
     return {"Rules": [r for r in current if r.get("ID") not in ours] + want}
+
+
+def merge_statements(current: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
+    ours = {statement["Sid"] for statement in want["Statement"]}
+    kept = [s for s in current.get("Statement", []) if s.get("Sid") not in ours]
+    return {**current, "Version": want["Version"], "Statement": kept + want["Statement"]}
 
 
 def _flatten(permissions: list[dict[str, Any]]) -> set[tuple[str, int, int, str, str]]:
@@ -140,6 +156,8 @@ def main(argv: list[str]) -> int:
         _dump(diff_attrs(_load(args[0]) or {}, _load(args[1])))
     elif command == "merge-rules":
         _dump(merge_rules(_load(args[0]) or [], _load(args[1])))
+    elif command == "merge-statements":
+        _dump(merge_statements(_load(args[0]) or {}, _load(args[1])))
     elif command == "with-key":
         _dump({**(_load(args[0]) or {}), args[1]: _load(args[2])})
     elif command == "pick":

@@ -28,13 +28,15 @@ resolve_network() {
   NETWORK_GPU_SUBNET_ID=${GPU_SUBNET_ID:-${NETWORK_SUBNET_IDS%%,*}}
 }
 
-# refuse_open_cidr CIDR: the server must never be open to the world.
+# cidr_problem CIDR: why SERVER_ALLOWED_CIDR may not hold CIDR (not an IPv4 CIDR block, or
+# wider than /SERVER_ALLOWED_CIDR_MIN_PREFIX); prints nothing when it may.
+cidr_problem() { py "$LIB_DIR/cidr.py" "$1" "${SERVER_ALLOWED_CIDR_MIN_PREFIX:-16}"; }
+
+# refuse_open_cidr CIDR: the server must never be open to the world, nor to most of it.
 refuse_open_cidr() {
-  case $1 in
-    0.0.0.0/0 | ::/0) die "SERVER_ALLOWED_CIDR=$1 would open the server to the whole internet; name your own network instead" ;;
-    */*) ;;
-    *) die "SERVER_ALLOWED_CIDR holds '$1', which is not a CIDR block (an address/prefix length, such as your own address/32)" ;;
-  esac
+  local problem
+  problem=$(cidr_problem "$1")
+  [[ -z $problem ]] || die "$problem"
 }
 
 # load_groups NAME...: the project's security groups with these names, their ids and inbound

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # S3 (sourced by common.sh): the audio bucket (and the transcript bucket when it differs):
-# public access blocked, default encryption, EventBridge notifications, lifecycle rules.
+# public access blocked, TLS-only bucket policy, default encryption, EventBridge
+# notifications, lifecycle rules.
 # shellcheck disable=SC2034 # ENSURED_*, FOUND_* and the like are read by the callers
 
 # The tag error records carry (transcription/store.py) and the lifecycle rule that expires them.
@@ -50,6 +51,19 @@ ensure_public_access_block() {
     --bucket "$name" --query PublicAccessBlockConfiguration || AWS_OUT=""
   reconcile "bucket $name public access block" "$AWS_OUT" "$want" \
     aws_do s3api put-public-access-block --bucket "$name" --public-access-block-configuration "$want"
+}
+
+# The bucket policy refuses every request not made over TLS (aws:SecureTransport false);
+# other statements of an existing policy are kept.
+ensure_tls_only_policy() {
+  local name=$1 current want merged
+  want=$(BUCKET_NAME=$name render_template "$SCRIPTS_DIR/policies/tls-only-bucket-policy.json")
+  aws_lookup "NoSuchBucketPolicy,NoSuchBucket" s3api get-bucket-policy --bucket "$name" \
+    --query Policy --output text || AWS_OUT=""
+  current=${AWS_OUT:-"{}"}
+  merged=$(py "$LIB_DIR/json_tool.py" merge-statements "$current" "$want")
+  reconcile "bucket $name TLS-only policy" "$current" "$merged" \
+    aws_do s3api put-bucket-policy --bucket "$name" --policy "$merged"
 }
 
 # Default encryption: SSE-S3 unless the bucket already uses KMS (kept: it is stronger).
@@ -111,6 +125,7 @@ ensure_lifecycle() {
 # The desired S3 state: step-030 applies it, step-031 checks it.
 s3_resources() {
   local bucket buckets=("$AUDIO_BUCKET")
+  load_account_id # PARTITION, for the policy's ARNs
   if [[ $OUTPUT_BUCKET != "$AUDIO_BUCKET" ]]; then
     buckets+=("$OUTPUT_BUCKET")
   fi
@@ -120,6 +135,7 @@ s3_resources() {
       continue
     fi
     ensure_public_access_block "$bucket"
+    ensure_tls_only_policy "$bucket"
     ensure_encryption "$bucket"
     if [[ $bucket == "$AUDIO_BUCKET" ]]; then
       ensure_eventbridge_notifications "$bucket"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# SQS (sourced by common.sh): the jobs queue, its dead-letter queue and, in local mode, the
-# events queue that the EventBridge rule targets instead of the router Lambda.
+# SQS (sourced by common.sh): the jobs queue, its dead-letter queue, the router's failure
+# queue (its on-failure destination) and, in local mode, the events queue that the
+# EventBridge rule targets instead of the router Lambda.
 # shellcheck disable=SC2034 # FOUND_* are read by the steps that call sqs_resources
 
 queue_arn() { printf 'arn:%s:sqs:%s:%s:%s' "$PARTITION" "$AWS_REGION" "$ACCOUNT_ID" "$1"; }
@@ -36,7 +37,8 @@ create_queue() {
 }
 
 # The desired SQS state: step-020 applies it, step-021 checks it. Sets FOUND_QUEUE_URL,
-# FOUND_DLQ_URL and FOUND_EVENTS_QUEUE_URL (empty when missing, or outside local mode).
+# FOUND_DLQ_URL, FOUND_ROUTER_FAILURE_QUEUE_URL and FOUND_EVENTS_QUEUE_URL (empty when
+# missing, or outside local mode).
 sqs_resources() {
   local dlq_arn redrive
   load_account_id
@@ -53,6 +55,12 @@ sqs_resources() {
     SqsManagedSseEnabled=true \
     RedrivePolicy="$redrive")"
   FOUND_QUEUE_URL=$ENSURED_QUEUE_URL
+  # Lambda's invocation records of events the router failed on (they wrap the event, so they
+  # are no jobs): `python -m lambda_router.replay` hands them to the router again.
+  ensure_queue "$ROUTER_FAILURES_NAME" "$(json_obj \
+    MessageRetentionPeriod="$DLQ_RETENTION_SECONDS" \
+    SqsManagedSseEnabled=true)"
+  FOUND_ROUTER_FAILURE_QUEUE_URL=$ENSURED_QUEUE_URL
   FOUND_EVENTS_QUEUE_URL=""
   if is_local; then
     # moto cannot run Lambda code: locally the rule delivers to this queue and the event

@@ -58,6 +58,7 @@ VALIDATE = ["001", "011", "021", "031", "311", "343", "352"]
 RECORDED = (
     "QUEUE_URL",
     "DLQ_URL",
+    "ROUTER_FAILURE_QUEUE_URL",
     "EVENTS_QUEUE_URL",
     "SERVER_URL",
     "ROUTER_ROLE_ARN",
@@ -189,10 +190,13 @@ def build_router_zip(directory: Path) -> tuple[Path, str]:
 
 
 def package_scheduler(output: Path) -> None:
+    """As step-351 builds it (the one zip writer, lambda_router/package.py)."""
     subprocess.run(
-        [sys.executable, str(SCRIPTS / "lib" / "package_zip.py"), str(output), str(ROOT),
-         "batch_worker", "transcription"],
+        [sys.executable, "-m", "lambda_router.package", "--sources", "batch_worker",
+         "transcription", "--output", str(output)],
+        cwd=ROOT,
         check=True,
+        capture_output=True,
         timeout=120,
     )  # fmt: skip
 
@@ -310,6 +314,15 @@ def test_1_queues_have_redrive_encryption_and_polling(deployment: Deployment) ->
     dlq = sqs.get_queue_attributes(QueueUrl=values["DLQ_URL"], AttributeNames=["All"])
     assert dlq["Attributes"]["QueueArn"] == dlq_arn
     assert dlq["Attributes"]["SqsManagedSseEnabled"] == "true"
+    failures = sqs.get_queue_attributes(
+        QueueUrl=values["ROUTER_FAILURE_QUEUE_URL"], AttributeNames=["All"]
+    )["Attributes"]
+    assert failures["QueueArn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:{d.project}-router-failures"
+    assert (failures["SqsManagedSseEnabled"], failures["MessageRetentionPeriod"]) == (
+        "true",
+        "1209600",
+    )
+    assert "RedrivePolicy" not in failures  # its records are replayed, never redriven as jobs
     events = sqs.get_queue_attributes(QueueUrl=values["EVENTS_QUEUE_URL"], AttributeNames=["All"])
     (statement,) = json.loads(events["Attributes"]["Policy"])["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
@@ -322,6 +335,7 @@ def test_1_bucket_is_private_encrypted_with_lifecycle_rules(deployment: Deployme
     d, s3 = deployment, deployment.client("s3")
     block = s3.get_public_access_block(Bucket=d.bucket)["PublicAccessBlockConfiguration"]
     assert all(block.values()) and len(block) == 4
+    assert tls_only_statement(s3, d.bucket)["Effect"] == "Deny"
     encryption = s3.get_bucket_encryption(Bucket=d.bucket)["ServerSideEncryptionConfiguration"]
     assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=d.bucket)["Rules"]}
@@ -340,6 +354,17 @@ def test_1_bucket_is_private_encrypted_with_lifecycle_rules(deployment: Deployme
     tags = s3.get_object_tagging(Bucket=d.bucket, Key=record)["TagSet"]
     assert tags == [{"Key": key, "Value": value}]
     s3.delete_object(Bucket=d.bucket, Key=record)
+
+
+def tls_only_statement(s3: Any, bucket: str) -> dict[str, Any]:
+    """The bucket policy's statement that denies every request made without TLS."""
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    (statement,) = [s for s in policy["Statement"] if s.get("Sid") == "DenyRequestsWithoutTls"]
+    assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
+    assert statement["Action"] == "s3:*"
+    assert sorted(statement["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    return dict(statement)
 
 
 def test_1_uploads_reach_the_events_queue_through_the_rule(deployment: Deployment) -> None:
@@ -404,8 +429,10 @@ def test_1_router_lambda_configuration_and_environment(deployment: Deployment) -
     assert concurrency["ReservedConcurrentExecutions"] == 10
     invoke = aws_lambda.get_function_event_invoke_config(FunctionName=name)
     assert invoke["MaximumRetryAttempts"] == 2
+    # Its own failure queue, not the jobs DLQ: Lambda's records wrap the event, and the
+    # worker would dead-letter them as unsupported jobs (python -m lambda_router.replay).
     assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == (
-        f"arn:aws:sqs:{REGION}:{ACCOUNT}:{d.project}-jobs-dlq"
+        f"arn:aws:sqs:{REGION}:{ACCOUNT}:{d.project}-router-failures"
     )
     assert values["ROUTER_FUNCTION_ARN"] == config["FunctionArn"]
 
@@ -443,6 +470,7 @@ def test_1_iam_policies_are_scoped_to_the_project(deployment: Deployment) -> Non
         f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/*",
     )
     granted: dict[str, set[str]] = {}
+    router_puts: list[str] = []  # where the router may write: its error records only
     roles = {"router": "lambda", "scheduler": "lambda", "server": "ec2", "worker": "ec2"}
     for role, service in roles.items():
         name = f"{d.project}-{role}"
@@ -452,13 +480,19 @@ def test_1_iam_policies_are_scoped_to_the_project(deployment: Deployment) -> Non
         for statement in policy["Statement"]:
             actions = as_list(statement["Action"])
             granted.setdefault(role, set()).update(actions)
+            if role == "router" and "s3:PutObject" in actions:
+                router_puts += as_list(statement["Resource"])
             for resource in as_list(statement["Resource"]):
                 if resource == "*":
                     assert set(actions) <= ANY_RESOURCE.get(statement.get("Sid", ""), set()), (
                         statement
                     )
                 else:
-                    mine = resource in exactly or resource.startswith(prefixes)
+                    mine = (
+                        resource in exactly
+                        or resource.startswith(prefixes)
+                        or resource == f"{bucket_arn}/transcripts/*.error.json"
+                    )
                     assert mine, f"{role}: {resource} is not the project's"
             if "ec2:StartInstances" in actions:  # only the project's tagged workers
                 assert statement["Condition"]["StringEquals"] == {
@@ -468,7 +502,7 @@ def test_1_iam_policies_are_scoped_to_the_project(deployment: Deployment) -> Non
     assert (
         "sqs:ReceiveMessage" in granted["worker"] and "sqs:ReceiveMessage" not in granted["router"]
     )
-    assert "s3:PutObject" not in granted["router"]
+    assert router_puts == [f"{bucket_arn}/transcripts/*.error.json"]
     assert "ssm:GetParameter" in granted["server"]
     for profile, role in (("server", "server"), ("worker", "worker")):
         roles = iam.get_instance_profile(InstanceProfileName=f"{d.project}-{profile}")
@@ -576,6 +610,7 @@ def snapshot(d: Deployment) -> dict[str, Any]:
         s3.get_bucket_encryption(Bucket=d.bucket)["ServerSideEncryptionConfiguration"],
         s3.get_bucket_lifecycle_configuration(Bucket=d.bucket)["Rules"],
         s3.get_bucket_tagging(Bucket=d.bucket)["TagSet"],
+        json.loads(s3.get_bucket_policy(Bucket=d.bucket)["Policy"]),
     ]
     for role in ("router", "scheduler", "server", "worker"):
         name = f"{d.project}-{role}"
@@ -888,3 +923,101 @@ def test_the_router_step_says_to_run_make_lambda_zip(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1
     assert "missing.zip is missing: run `make lambda-zip` first" in done.stderr
+
+
+# Only text is parsed here: nothing is sent anywhere. Loopback-based ranges stand for any.
+@pytest.mark.parametrize(
+    ("cidr", "min_prefix", "refusal"),
+    [
+        ("127.0.0.1/32", "16", None),
+        ("127.0.0.0/16", "16", None),
+        ("127.0.0.0/8", "16", "would open the server to 16777216 addresses"),
+        ("127.0.0.1/0", "16", "would open the server to the whole internet"),
+        ("127.0.0.0/8", "8", None),  # the setting decides
+        ("127.0.0.1", "16", "not an IPv4 CIDR block"),
+        ("127.0.0.1/33", "16", "not an IPv4 CIDR block"),
+    ],
+)
+def test_refuse_open_cidr_refuses_ranges_wider_than_the_setting(
+    cidr: str, min_prefix: str, refusal: str | None, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        ["bash", "-c", 'source scripts/lib/common.sh && refuse_open_cidr "$1"', "step-310", cidr],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path),
+             "SERVER_ALLOWED_CIDR_MIN_PREFIX": min_prefix},
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    if refusal is None:
+        assert done.returncode == 0, done.stderr
+    else:
+        assert done.returncode == 1 and refusal in done.stderr, done.stderr
+
+
+def test_step_001_reports_a_too_wide_range_as_drift(tmp_path: Path) -> None:
+    """The validate step uses the same check (before any AWS call it reports the range)."""
+    config = tmp_path / "config.env"
+    key = "k" * 20
+    config.write_text(
+        f"SERVER_ALLOWED_CIDR=127.0.0.1/32,127.0.0.0/8\nAPI_KEY={key}\nAPI_KEYS={key}\n"
+        "SERVER_URL_PARAMETER=/p/url\nAPI_KEYS_PARAMETER=/p/keys\n"
+    )
+    done = subprocess.run(
+        ["bash", str(SCRIPTS / "step-001-validate-configuration.sh")],
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CONFIG_FILE": str(config),
+             "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_REGION": REGION},
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "DRIFT: SERVER_ALLOWED_CIDR=127.0.0.0/8 would open the server" in done.stderr
+    assert "SERVER_ALLOWED_CIDR=127.0.0.1/32" not in done.stderr
+
+
+def test_the_buckets_get_a_tls_only_policy_that_keeps_other_statements(
+    moto_url: str, tmp_path: Path
+) -> None:
+    """step-030 adds the TLS-only statement (keeping the bucket's others), step-031 reports
+    it missing as drift, and step-030 puts it back. On this test's own project in the shared
+    moto server: steps 000, 030 and 031 only."""
+    project = f"tls{uuid.uuid4().hex[:8]}"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "CONFIG_FILE": str(tmp_path / "config.env"),
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "PROJECT_NAME": project,
+        "AUDIO_BUCKET": f"{project}-audio",
+        "TRANSCRIPT_BUCKET": f"{project}-transcripts",
+    }
+    d = Deployment(moto_url, env, tmp_path / "config.env", project, 0, "", tmp_path)
+    s3 = d.client("s3")
+    other = {
+        "Sid": "SomeoneElsesStatement",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteBucket",
+        "Resource": f"arn:aws:s3:::{project}-audio",
+    }
+    s3.create_bucket(Bucket=f"{project}-audio")  # it existed before: its policy is kept
+    s3.put_bucket_policy(
+        Bucket=f"{project}-audio",
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [other]}),
+    )
+    d.run_ok(["000", "030"], "create")
+    for bucket in (f"{project}-audio", f"{project}-transcripts"):
+        tls_only_statement(s3, bucket)
+    statements = json.loads(s3.get_bucket_policy(Bucket=f"{project}-audio")["Policy"])["Statement"]
+    assert other in statements
+    assert d.step("031").returncode == 0
+    s3.delete_bucket_policy(Bucket=f"{project}-transcripts")
+    drifted = d.step("031")
+    assert drifted.returncode != 0
+    assert f"DRIFT: bucket {project}-transcripts TLS-only policy" in drifted.stderr
+    repaired = d.run_ok(["030"], "repair")[0]
+    assert any("TLS-only policy" in line for line in repaired.changes)
+    tls_only_statement(s3, f"{project}-transcripts")
+    assert d.run_ok(["030"], "again")[0].changes == []

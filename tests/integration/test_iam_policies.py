@@ -1,0 +1,211 @@
+"""Each component's AWS calls, on resources named as a deployment names them, against its
+IAM policy (``scripts/policies/<component>-policy.json``) rendered with those names.
+
+moto does not enforce IAM. The plugin ``tests/support/iam_audit.py`` records every call a
+component makes (botocore's event hooks) and, after every test anywhere, checks
+its *action* against the component's policy. Here each component runs its main paths on a
+bucket, queues and parameters named ``<project>-jobs``, ``<project>-jobs-dlq``,
+``/<project>/server-url``... so each call's *resource* is checked too: a queue the worker
+sends to but its policy names only for receiving is caught (it was: the worker's DLQ).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from batch_worker.consumer import dead_letter_queue_url
+from batch_worker.prefetch import RunLimits
+from batch_worker.scheduler import scale
+from batch_worker.settings import SchedulerSettings, WorkerSettings
+from batch_worker.worker import Worker
+from fastapi_server.auth import KeyRing, load_keys
+from fastapi_server.main import create_app
+from fastapi_server.settings import ServerSettings
+from lambda_router.handler import handle
+from lambda_router.router import Router
+from lambda_router.settings import RouterSettings
+from tests.conftest import ACCOUNT_ID, REGION
+from tests.support import iam_audit
+from tests.support.fake_server import FakeServer
+from tests.support.jobs import enqueue, upload_job
+from tests.support.router_kit import context
+from tests.support.sample_events import load_event
+from transcription.settings import AwsSettings, EngineSettings, StorageSettings
+
+pytestmark = pytest.mark.slow
+
+IMAGE_ID = "ami-12c6146b"  # one of the images moto's EC2 has in every region
+KEY = "iam-test-key-0123456789"
+
+
+@dataclass
+class Deployment:
+    """One project's resources in moto, named as scripts/lib/common.sh derives them."""
+
+    names: dict[str, str]
+    queue_url: str
+    dlq_url: str
+    aws: AwsSettings
+    start: int  # the calls recorded before this test's components ran
+
+    @property
+    def bucket(self) -> str:
+        return self.names["AUDIO_BUCKET"]
+
+
+@pytest.fixture
+def deployment(aws_client: Any, aws_settings: AwsSettings) -> Deployment:
+    project = f"iam{uuid.uuid4().hex[:8]}"
+    names = {
+        "PARTITION": "aws",
+        "AWS_REGION": REGION,
+        "ACCOUNT_ID": ACCOUNT_ID,
+        "PROJECT_NAME": project,
+        "AUDIO_BUCKET": f"{project}-audio",
+        "OUTPUT_BUCKET": f"{project}-audio",
+        "INPUT_PREFIX": "audio/",
+        "OUTPUT_PREFIX": "transcripts/",
+        "JOBS_QUEUE_NAME": f"{project}-jobs",
+        "DLQ_NAME": f"{project}-jobs-dlq",
+        "ROUTER_FAILURES_NAME": f"{project}-router-failures",
+        "EVENTS_QUEUE_NAME": f"{project}-events",
+        "ROUTER_NAME": f"{project}-router",
+        "SCHEDULER_NAME": f"{project}-scheduler",
+        "SERVER_URL_PARAMETER": f"/{project}/server-url",
+        "API_KEYS_PARAMETER": f"/{project}/api-keys",
+        "SERVER_REPOSITORY_NAME": f"{project}/fastapi-server",
+        "WORKER_REPOSITORY_NAME": f"{project}/batch-worker",
+        "WORKER_TAG_KEY": "Role",
+        "WORKER_TAG_VALUE": "batch-worker",
+    }
+    s3, sqs, ssm = aws_client("s3"), aws_client("sqs"), aws_client("ssm")
+    s3.create_bucket(Bucket=names["AUDIO_BUCKET"])
+    dlq_url = sqs.create_queue(QueueName=names["DLQ_NAME"])["QueueUrl"]
+    redrive = {
+        "deadLetterTargetArn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{names['DLQ_NAME']}",
+        "maxReceiveCount": "5",
+    }
+    queue_url = sqs.create_queue(
+        QueueName=names["JOBS_QUEUE_NAME"], Attributes={"RedrivePolicy": json.dumps(redrive)}
+    )["QueueUrl"]
+    ssm.put_parameter(Name=names["API_KEYS_PARAMETER"], Value=KEY, Type="SecureString")
+    return Deployment(names, queue_url, dlq_url, aws_settings, iam_audit.recorded_count())
+
+
+def checked(d: Deployment, component: str) -> set[str]:
+    """The operations ``component`` made since the deployment was set up; fails on any call
+    its policy (rendered with the deployment's names) does not allow, resource included."""
+    made = [c for c in iam_audit.recorded_since(d.start) if c.component == component]
+    assert iam_audit.check(made, d.names) == []
+    return {c.operation for c in made}
+
+
+def test_the_worker_policy_allows_what_the_worker_calls(
+    deployment: Deployment, aws_client: Any, engine: Any, samples: dict[str, Any]
+) -> None:
+    d, s3, sqs = deployment, aws_client("s3"), aws_client("sqs")
+    good = upload_job(s3, d.bucket, "audio/iam/one.wav", samples["one"])
+    enqueue(sqs, d.queue_url, good)
+    missing = upload_job(s3, d.bucket, "audio/iam/gone.wav", b"x")
+    s3.delete_object(Bucket=d.bucket, Key=missing.key)
+    enqueue(sqs, d.queue_url, missing)
+    sqs.send_message(QueueUrl=d.queue_url, MessageBody="{not json")
+    settings = WorkerSettings(
+        aws=d.aws, engine=EngineSettings(), queue_url=d.queue_url, wait_time_seconds=1
+    )  # no DLQ_URL: the worker finds the DLQ from the jobs queue's redrive policy
+    worker_sqs = aws_client("sqs")
+    dlq_url = dead_letter_queue_url(worker_sqs, d.queue_url)
+    assert dlq_url == d.dlq_url
+    Worker(settings, engine, sqs=worker_sqs, s3=aws_client("s3"), dlq_url=dlq_url).run(
+        RunLimits.once()
+    )
+    assert s3.head_object(Bucket=d.bucket, Key="transcripts/iam/one.wav.json")
+    made = checked(d, "worker")
+    assert {"ReceiveMessage", "DeleteMessage", "SendMessage", "GetObject", "PutObject"} <= made
+
+
+def test_the_router_policy_allows_what_the_router_calls(
+    deployment: Deployment, aws_client: Any
+) -> None:
+    d, s3, ssm = deployment, aws_client("s3"), aws_client("ssm")
+    with FakeServer(s3) as server:
+        ssm.put_parameter(Name=d.names["SERVER_URL_PARAMETER"], Value=server.url, Type="String")
+        settings = RouterSettings(
+            storage=StorageSettings(audio_bucket=d.bucket),
+            queue_url=d.queue_url,
+            aws=d.aws,
+            server_url_parameter=d.names["SERVER_URL_PARAMETER"],
+        )
+        router = Router.from_settings(settings)
+        for key in ("audio/iam/direct.wav", "audio/iam/notes.txt"):
+            put = s3.put_object(Bucket=d.bucket, Key=key, Body=b"RIFF....WAVE")
+            event = load_event("eventbridge-object-created-moto", bucket=d.bucket, key=key)
+            event["detail"]["object"].update(etag=put["ETag"].strip('"'), size=12)
+            handle(router, event, context())
+        server.set_mode("busy")
+        router.health.forget()
+        queued = s3.put_object(Bucket=d.bucket, Key="audio/iam/queued.wav", Body=b"RIFF")
+        event = load_event("manual", bucket=d.bucket, key="audio/iam/queued.wav")
+        [result] = handle(router, event, context())
+    assert result["route"] == "queued", result
+    assert queued["ETag"]
+    made = checked(d, "router")
+    assert {"GetParameter", "HeadObject", "SendMessage", "PutObject"} <= made
+
+
+def test_the_scheduler_policy_allows_what_the_scheduler_calls(
+    deployment: Deployment, aws_client: Any
+) -> None:
+    d, ec2, sqs = deployment, aws_client("ec2"), aws_client("sqs")
+    tags = [
+        {"Key": "Role", "Value": "batch-worker"},
+        {"Key": "Project", "Value": d.names["PROJECT_NAME"]},
+    ]
+    instance = ec2.run_instances(
+        ImageId=IMAGE_ID,
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )["Instances"][0]["InstanceId"]
+    ec2.stop_instances(InstanceIds=[instance])
+    sqs.send_message(QueueUrl=d.queue_url, MessageBody="a job")
+    settings = SchedulerSettings(
+        aws=d.aws, queue_url=d.queue_url, project_name=d.names["PROJECT_NAME"]
+    )
+    decision = scale(aws_client("sqs"), aws_client("ec2"), settings)
+    assert decision.started == [instance]
+    assert {"GetQueueAttributes", "DescribeInstances", "StartInstances"} <= checked(d, "scheduler")
+
+
+def test_the_server_policy_allows_what_the_server_calls(
+    deployment: Deployment, aws_client: Any, engine: Any, samples: dict[str, Any]
+) -> None:
+    d, s3 = deployment, aws_client("s3")
+    settings = ServerSettings(
+        storage=StorageSettings(audio_bucket=d.bucket),
+        engine=EngineSettings(),
+        aws=d.aws,
+        api_keys_parameter=d.names["API_KEYS_PARAMETER"],
+    )
+    keys = load_keys(settings, lambda: aws_client("ssm"))
+    assert keys.identify(KEY)
+    s3.put_object(Bucket=d.bucket, Key="audio/iam/served.wav", Body=samples["one"].read_bytes())
+    app = create_app(
+        settings, keys=KeyRing([KEY]), s3=aws_client("s3"), engine_loader=lambda _: engine
+    )
+    with TestClient(iam_audit.as_component(app, "server")) as client:
+        answer = client.post(
+            "/transcribe-s3",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"s3_input_path": f"s3://{d.bucket}/audio/iam/served.wav"},
+        )
+    assert answer.status_code == 200, answer.text
+    made = checked(d, "server")
+    assert {"GetParameter", "GetObject", "PutObject"} <= made, made
