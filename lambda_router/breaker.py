@@ -1,9 +1,13 @@
-"""A circuit breaker for the server, kept in the warm container.
+"""A circuit breaker for the server, kept in the warm container (across invocations).
 
-Closed: calls go through; ``failure_threshold`` consecutive failures (timeouts, connection
-errors, 5xx) open it. Open: no call is made, events go straight to the queue, until
-``cooldown`` seconds pass. Then it is half-open: exactly one caller gets to probe, and its
-outcome closes the breaker again or re-opens it for another cool-down. A probe that never
+Closed: calls go through; ``failure_threshold`` consecutive failures (connection errors,
+5xx, an unreachable ``/health``) open it, whether they happen in one invocation or spread
+over several. An attempt that outlived its work-based timeout (a hang) opens it at once
+(:meth:`trip`). Open: no call is made, events go straight to the queue, until ``cooldown``
+seconds pass. Then it is half-open: exactly one caller gets to probe, and only the outcome
+of a real direct call decides (a healthy ``/health`` is no proof that transcriptions
+finish): success closes the breaker, failure re-opens it for another cool-down. A probe
+that made no call (the server said busy) is handed back (:meth:`release`); one that never
 reports (its caller crashed) is given up after one more cool-down.
 """
 
@@ -66,11 +70,6 @@ class CircuitBreaker:
             log.info("circuit breaker half-open: one probe goes to the server")
             return True
 
-    @property
-    def probing(self) -> bool:
-        """True while the half-open probe is out: its answer must be fresh, not cached."""
-        return self.state is BreakerState.HALF_OPEN
-
     def record_success(self) -> None:
         with self._lock:
             if self._state is not BreakerState.CLOSED:
@@ -91,6 +90,22 @@ class CircuitBreaker:
                     )
                 self._state = BreakerState.OPEN
                 self._since = self.clock()
+
+    def trip(self) -> None:
+        """Open now, whatever the count: a call hung past the time its work should take."""
+        with self._lock:
+            self._failures = max(self._failures + 1, self.failure_threshold)
+            if self._state is not BreakerState.OPEN:
+                log.warning("circuit breaker open for %.1f s: a direct call hung", self.cooldown)
+            self._state = BreakerState.OPEN
+            self._since = self.clock()
+
+    def release(self) -> None:
+        """The half-open probe made no call: the next caller may probe at once."""
+        with self._lock:
+            if self._state is BreakerState.HALF_OPEN:
+                self._state = BreakerState.OPEN
+                self._since = self.clock() - self.cooldown
 
     def reset(self) -> None:
         """Back to closed, e.g. when the server's URL changed (a new box)."""

@@ -1,11 +1,17 @@
 """The direct call: ``POST /transcribe-s3`` with bounded, jittered retries inside the budget.
 
-Retried: connection errors, timeouts, and 429/502/503/504 (waiting at least what
-``Retry-After`` asks). Never retried: other answers. A 2xx is the transcript; 401 and other
-5xx mean the server cannot do it now (the batch path can); any other 4xx is final for this
-object (:class:`ServerRejected`). Retrying stops after ``max_attempts``, when the circuit
-breaker opens, or when the next attempt would not leave ``reserve`` seconds of the
-Lambda's remaining time to put the job on the queue instead.
+Retried: connection errors and 429/502/503/504 (waiting at least what ``Retry-After``
+asks). Never retried: other answers, and an attempt that timed out (the server may still
+be working on it, and it de-duplicates a repeat into the same run: a retry would only
+wait on it again). A 2xx is the transcript; 3xx (never followed), 401 and other 5xx mean
+the server cannot do it now (the batch path can); any other 4xx is final for this object
+(:class:`ServerRejected`).
+
+Each attempt's timeout follows the work (:class:`~lambda_router.timeout.AttemptTimeout`),
+capped by what is left of the Lambda's time minus ``reserve`` (kept to put the job on the
+queue instead). An attempt that outlives its work-based timeout is a hang: the circuit
+breaker opens at once. Retrying stops after ``max_attempts``, when the circuit breaker
+opens, or when the next attempt would eat into the reserve; the reason says which.
 """
 
 from __future__ import annotations
@@ -20,16 +26,16 @@ from tenacity import (
     Retrying,
     before_sleep_log,
     retry_if_exception_type,
-    stop_after_attempt,
     wait_random_exponential,
 )
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from lambda_router.breaker import CircuitBreaker
+from lambda_router.breaker import BreakerState, CircuitBreaker
 from lambda_router.deadline import Deadline
 from lambda_router.exceptions import DirectCallFailed, RetryableServerError, ServerRejected
 from lambda_router.health import Health, HealthClient, HealthState
+from lambda_router.timeout import AttemptTimeout
 from lambda_router.transport import HttpResponse, Transport, TransportError, retry_after_seconds
 
 __all__ = ["RETRYABLE_STATUSES", "DirectClient", "DirectResult"]
@@ -47,24 +53,29 @@ class DirectResult:
     attempts: int
 
 
-class _BudgetStop(stop_base):
-    """Stop when the wait plus a minimal attempt would eat into the enqueue reserve."""
+class _Stop(stop_base):
+    """Stop on the breaker, the attempt count or the budget, remembering which it was."""
 
-    def __init__(self, deadline: Deadline, reserve: float) -> None:
+    def __init__(
+        self, max_attempts: int, breaker: CircuitBreaker, deadline: Deadline, reserve: float
+    ) -> None:
+        self.max_attempts = max_attempts
+        self.breaker = breaker
         self.deadline = deadline
         self.reserve = reserve
+        self.reason: str | None = None  # None: the attempts ran out
 
     def __call__(self, retry_state: RetryCallState) -> bool:
+        if retry_state.attempt_number >= self.max_attempts:
+            return True  # the reason is the last answer's
+        if self.breaker.state is BreakerState.OPEN:
+            self.reason = "breaker_open"
+            return True
         left = self.deadline.remaining() - self.reserve - (retry_state.upcoming_sleep or 0.0)
-        return left < MIN_ATTEMPT_SECONDS
-
-
-class _BreakerStop(stop_base):
-    def __init__(self, breaker: CircuitBreaker) -> None:
-        self.breaker = breaker
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return not self.breaker.allow()
+        if left < MIN_ATTEMPT_SECONDS:
+            self.reason = "budget_exhausted"
+            return True
+        return False
 
 
 class _RetryAfterWait(wait_base):
@@ -90,7 +101,7 @@ class DirectClient:
         breaker: CircuitBreaker,
         health: HealthClient,
         api_key: str | None,
-        timeout: float,
+        timeout: AttemptTimeout,
         max_attempts: int,
         backoff: float,
         reserve_seconds: float,
@@ -106,7 +117,13 @@ class DirectClient:
         self.wait = wait or wait_random_exponential(multiplier=backoff, max=MAX_BACKOFF_SECONDS)
 
     def transcribe(
-        self, server_url: str, input_uri: str, output_uri: str, etag: str, deadline: Deadline
+        self,
+        server_url: str,
+        input_uri: str,
+        output_uri: str,
+        etag: str,
+        size: int,
+        deadline: Deadline,
     ) -> DirectResult:
         """Have the server transcribe ``input_uri`` (as of ``etag``) into ``output_uri``.
 
@@ -121,47 +138,67 @@ class DirectClient:
             "return_text": False,  # the transcript is in S3; the router needs only the status
         }
         body = json.dumps(request, ensure_ascii=False).encode()
-        attempts = 0
         if deadline.remaining() - self.reserve < MIN_ATTEMPT_SECONDS:
-            raise DirectCallFailed("no time left for a direct call", attempts=0, timed_out=False)
+            raise DirectCallFailed(
+                "no time left for a direct call", attempts=0, timed_out=False,
+                reason="budget_exhausted",
+            )  # fmt: skip
+        work = self.timeout.for_object(size, self.health.speed(server_url))
+        stop = _Stop(self.max_attempts, self.breaker, deadline, self.reserve)
         retrying = Retrying(
             retry=retry_if_exception_type(RetryableServerError),
-            stop=(
-                stop_after_attempt(self.max_attempts)
-                | _BudgetStop(deadline, self.reserve)
-                | _BreakerStop(self.breaker)
-            ),
+            stop=stop,
             wait=_RetryAfterWait(self.wait),
             before_sleep=before_sleep_log(log, logging.WARNING),
             reraise=True,
         )
+        attempts = 0
         try:
             for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    timeout = max(0.05, min(self.timeout, deadline.remaining() - self.reserve))
-                    response = self._post(url, body, timeout)
+                    left = deadline.remaining() - self.reserve
+                    response = self._post(url, body, work, left, attempts)
                     return self._answer(server_url, response, attempts)
         except RetryableServerError as error:
+            reason = stop.reason or error.reason
             raise DirectCallFailed(
-                f"gave up after {attempts} attempt(s): {error}",
+                f"gave up after {attempts} attempt(s) ({reason}): {error}",
                 attempts=attempts,
-                timed_out=error.timed_out,
+                timed_out=False,
+                reason=reason,
             ) from error
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
-    def _post(self, url: str, body: bytes, timeout: float) -> HttpResponse:
+    def _post(self, url: str, body: bytes, work: float, left: float, attempts: int) -> HttpResponse:
+        """One attempt, with the work's timeout unless the budget leaves less."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
+        timeout = max(0.05, min(work, left))
         try:
             return self.transport("POST", url, timeout=timeout, body=body, headers=headers)
         except TransportError as error:
+            if error.timed_out:
+                raise self._timed_out(error, timeout, work, attempts) from None
             self.breaker.record_failure()
             server_url = url.removesuffix("/transcribe-s3")
-            if not error.timed_out:  # a timeout may just be a long file; the box is up
-                self.health.remember(server_url, Health(HealthState.DOWN, str(error)))
-            raise RetryableServerError(str(error), timed_out=error.timed_out) from None
+            self.health.remember(server_url, Health(HealthState.DOWN, str(error)))
+            raise RetryableServerError(str(error)) from None
+
+    def _timed_out(
+        self, error: TransportError, timeout: float, work: float, attempts: int
+    ) -> DirectCallFailed:
+        """No answer in time: a hang (the breaker opens), or the budget ran out first."""
+        if timeout < work:
+            self.breaker.record_failure()
+            reason, what = "budget_exhausted", f"the budget left {timeout:.1f} s of {work:.1f} s"
+        else:
+            self.breaker.trip()
+            reason, what = "server_down", f"no answer within {work:.1f} s for this object's size"
+        return DirectCallFailed(
+            f"{what}: {error}", attempts=attempts, timed_out=True, reason=reason
+        )
 
     def _answer(self, server_url: str, response: HttpResponse, attempts: int) -> DirectResult:
         status = response.status
@@ -180,8 +217,9 @@ class DirectClient:
             if status in (429, 503):
                 self.health.remember(server_url, Health(HealthState.BUSY, f"HTTP {status}"))
             raise error
-        if status == 401 or status >= 500:
-            # Not this object's fault (a refused API key, a server error): the batch path can.
+        if status < 400 or status == 401 or status >= 500:
+            # Not this object's fault (a redirect, which is never followed, a refused API
+            # key, a server error): the batch path can.
             self.breaker.record_failure()
             raise DirectCallFailed(
                 f"HTTP {status} {code}: {message}",

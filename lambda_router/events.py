@@ -9,25 +9,33 @@ Accepted shapes, each yielding one :class:`ObjectEvent` per object:
 - a manual invocation ``{"bucket": "...", "key": "..."}`` (optionally ``etag``, ``size`` and
   ``"queue": true`` to send the object to the batch path).
 
-Keys are decoded here, once. S3 notifications carry keys form-URL-encoded (``+`` for a
-space, ``%2B`` for a plus). EventBridge events from AWS are decoded the same way, but moto's
-server puts the raw key into them (``moto/s3/notifications.py``), so that format's decoding
-is a parameter (``EVENTBRIDGE_KEYS_ENCODED``). A manual invocation names the real key.
+:func:`parse_records` reads each record of a ``Records`` batch on its own, so one
+malformed record does not stop the others: it comes back with its error (and, for SQS, its
+``messageId``, for ``batchItemFailures``). :func:`parse_event` is all or nothing.
+
+Keys are decoded here, once, and must be valid UTF-8 (as every S3 key is): a key that
+decodes to bytes that are not UTF-8, or that carries a lone surrogate, is malformed.
+S3 notifications carry keys form-URL-encoded (``+`` for a space, ``%2B`` for a plus).
+EventBridge events from AWS are decoded the same way, but moto's server puts the raw key
+into them (``moto/s3/notifications.py``), so that format's decoding is a parameter
+(``EVENTBRIDGE_KEYS_ENCODED``). A manual invocation names the real key.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from lambda_router.exceptions import MalformedEvent
 from transcription.layout import decode_event_key, normalize_etag
 
-__all__ = ["ObjectEvent", "parse_event"]
+__all__ = ["EventRecord", "ObjectEvent", "parse_event", "parse_records"]
 
 OBJECT_CREATED = "Object Created"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,10 +49,58 @@ class ObjectEvent:
     force_queue: bool = False  # manual {"queue": true}: straight to the batch path
 
 
+@dataclass(frozen=True)
+class EventRecord:
+    """A part of an invocation that is read (and retried) on its own.
+
+    One record of a ``Records`` batch (an SQS message, an S3 or SNS record), or the whole
+    event for the other shapes. ``error`` says why it could not be read.
+    """
+
+    objects: tuple[ObjectEvent, ...] = ()
+    message_id: str | None = None  # an SQS record's messageId (batchItemFailures names it)
+    error: str | None = None
+
+    @property
+    def from_sqs(self) -> bool:
+        return self.message_id is not None
+
+
 def parse_event(event: Any, *, eventbridge_keys_encoded: bool = True) -> list[ObjectEvent]:
     """Every object named in ``event``; raises :class:`MalformedEvent` for unknown shapes."""
+    return _guarded(lambda: list(_parse(event, eventbridge_keys_encoded)))
+
+
+def parse_records(event: Any, *, eventbridge_keys_encoded: bool = True) -> list[EventRecord]:
+    """``event`` record by record; raises :class:`MalformedEvent` only when the event as a
+    whole cannot be read (not an object, an unknown shape, ``Records`` not a list)."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list):
+        return [
+            EventRecord(
+                tuple(parse_event(event, eventbridge_keys_encoded=eventbridge_keys_encoded))
+            )
+        ]
+    return [_one_record(record, eventbridge_keys_encoded) for record in records]
+
+
+def _one_record(record: Any, encoded: bool) -> EventRecord:
+    message_id = None
+    if isinstance(record, Mapping) and record.get("eventSource") == "aws:sqs":
+        value = record.get("messageId")
+        message_id = value if isinstance(value, str) and value else ""
     try:
-        return list(_parse(event, eventbridge_keys_encoded))
+        objects = _guarded(lambda: tuple(_record(record, encoded)))
+    except MalformedEvent as error:
+        return EventRecord(message_id=message_id, error=str(error))
+    return EventRecord(objects, message_id=message_id)
+
+
+def _guarded(read: Callable[[], T]) -> T:
+    try:
+        return read()
+    except MalformedEvent:
+        raise
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise MalformedEvent(f"unreadable event: {error!r}") from None
 
@@ -65,7 +121,9 @@ def _parse(event: Any, encoded: bool) -> Iterator[ObjectEvent]:
         raise MalformedEvent(f"not an S3, EventBridge, SQS or manual event: {sorted(event)}")
 
 
-def _record(record: Mapping[str, Any], encoded: bool) -> Iterator[ObjectEvent]:
+def _record(record: Any, encoded: bool) -> Iterator[ObjectEvent]:
+    if not isinstance(record, Mapping):
+        raise MalformedEvent(f"a record must be a JSON object, not {type(record).__name__}")
     source = record.get("eventSource") or record.get("EventSource")
     if source == "aws:s3":
         yield _s3_record(record)
@@ -82,7 +140,7 @@ def _s3_record(record: Mapping[str, Any]) -> ObjectEvent:
     obj = s3["object"]
     return ObjectEvent(
         bucket=_text(s3["bucket"]["name"], "bucket"),
-        key=decode_event_key(_text(obj["key"], "key")),
+        key=_key(obj["key"], encoded=True),
         size=_size(obj.get("size")),
         etag=_etag(obj.get("eTag") or obj.get("etag")),
         origin="s3",
@@ -95,10 +153,9 @@ def _eventbridge(event: Mapping[str, Any], encoded: bool) -> Iterator[ObjectEven
         raise MalformedEvent(f"EventBridge event from {event.get('source')!r}, not aws.s3")
     detail = event["detail"]
     obj = detail["object"]
-    raw_key = _text(obj["key"], "key")
     yield ObjectEvent(
         bucket=_text(detail["bucket"]["name"], "bucket"),
-        key=decode_event_key(raw_key) if encoded else raw_key,
+        key=_key(obj["key"], encoded=encoded),
         size=_size(obj.get("size")),
         etag=_etag(obj.get("etag") or obj.get("eTag")),
         origin="eventbridge",
@@ -112,7 +169,7 @@ def _manual(event: Mapping[str, Any]) -> ObjectEvent:
         raise MalformedEvent("'queue' must be true or false")
     return ObjectEvent(
         bucket=_text(event["bucket"], "bucket"),
-        key=_text(event["key"], "key"),
+        key=_key(event["key"], encoded=False),
         size=_size(event.get("size")),
         etag=_etag(event.get("etag")),
         origin="manual",
@@ -124,6 +181,17 @@ def _text(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise MalformedEvent(f"{name} must be a non-empty string")
     return value
+
+
+def _key(value: Any, *, encoded: bool) -> str:
+    """The object's real key: decoded if the event encodes it, and valid UTF-8."""
+    raw = _text(value, "key")
+    try:
+        key = decode_event_key(raw) if encoded else raw
+        key.encode("utf-8")  # a lone surrogate (JSON "\\ud800") cannot be an S3 key
+    except UnicodeError:
+        raise MalformedEvent(f"the object key is not valid UTF-8: {raw!a}") from None
+    return key
 
 
 def _size(value: Any) -> int | None:

@@ -60,8 +60,13 @@ class RetryableServerError(RouterError):
 
     @property
     def counts_against_server(self) -> bool:
-        """Timeouts, connection errors and 5xx count towards opening the circuit breaker."""
+        """Connection errors and 5xx count towards opening the circuit breaker."""
         return self.status is None or self.status >= 500
+
+    @property
+    def reason(self) -> str:
+        """The job reason when the attempts ran out on this error."""
+        return "server_busy" if self.status in (429, 503) else "server_down"
 
 
 class ServerRejected(RouterError):
@@ -76,18 +81,21 @@ class ServerRejected(RouterError):
 
 
 class DirectCallFailed(RouterError):
-    """The direct call gave up: attempts, time budget or breaker exhausted."""
+    """The direct call gave up; ``reason`` says why, as the job's reason.
 
-    code = "retries_exhausted"
+    ``server_down`` / ``server_busy`` (the attempts ran out on that kind of answer, or an
+    attempt hung), ``breaker_open`` (the breaker opened during the retries),
+    ``budget_exhausted`` (no time left for another attempt before the enqueue reserve).
+    """
+
+    code = "direct_call_failed"
     permanent = False
 
-    def __init__(
-        self, message: str, *, attempts: int, timed_out: bool, reason: str = "retries_exhausted"
-    ) -> None:
+    def __init__(self, message: str, *, attempts: int, timed_out: bool, reason: str) -> None:
         super().__init__(message)
         self.attempts = attempts
         self.timed_out = timed_out  # the server may still be working on it
-        self.reason = reason  # the job's reason: retries_exhausted, or server_down
+        self.reason = reason
 
 
 class NotAFailureRecord(RouterError):

@@ -1,8 +1,11 @@
 """The server's health, asked with one short ``GET /health`` and kept for a few seconds.
 
-The answer is cached per server URL in the warm container (``HEALTH_CACHE_SECONDS``), so a
-burst of uploads costs one health request, not one each. What the direct call learns
-(the server said busy, or could not be reached) updates the cache too.
+The answer is cached per server URL in the warm container (``HEALTH_CACHE_SECONDS``), and
+at most one request per URL is in flight: concurrent events wait for its answer instead of
+asking too (single flight), so a burst of uploads costs one health request, not one each.
+What the direct call learns (the server said busy, or could not be reached) updates the
+cache too. The server's reported speed (``realtime_factor``: processing ÷ audio seconds)
+is kept per URL beyond the cache, for the attempt timeout.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -33,12 +36,21 @@ class HealthState(StrEnum):
 class Health:
     state: HealthState
     detail: str = ""
-    cached: bool = False
+    cached: bool = False  # not this caller's own request: a cached or shared answer
+    realtime_factor: float | None = None  # the server's processing ÷ audio seconds
 
     @property
     def counts_against_server(self) -> bool:
         """What the circuit breaker counts as a failure."""
         return self.state in (HealthState.DOWN, HealthState.NOT_READY)
+
+
+@dataclass
+class _Flight:
+    """The one health request in flight for a URL, and its answer once it came."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    health: Health | None = None
 
 
 class HealthClient:
@@ -55,18 +67,44 @@ class HealthClient:
         self.cache_seconds = cache_seconds
         self.clock = clock
         self._cache: dict[str, tuple[float, Health]] = {}
+        self._speed: dict[str, float] = {}
+        self._flights: dict[str, _Flight] = {}
         self._lock = threading.Lock()
 
-    def check(self, server_url: str, *, fresh: bool = False) -> Health:
-        """The cached answer if it is recent enough (and ``fresh`` is false), else ask."""
-        if not fresh:
-            with self._lock:
-                entry = self._cache.get(server_url)
+    def check(self, server_url: str) -> Health:
+        """The cached answer if it is recent enough, the answer in flight, or a new one."""
+        with self._lock:
+            entry = self._cache.get(server_url)
             if entry is not None and self.clock() - entry[0] < self.cache_seconds:
-                return Health(entry[1].state, entry[1].detail, cached=True)
-        health = self._ask(server_url)
-        self.remember(server_url, health)
+                return replace(entry[1], cached=True)
+            flight = self._flights.get(server_url)
+            if flight is None:
+                flight = self._flights[server_url] = _Flight()
+                leader = True
+            else:
+                leader = False
+        if not leader:
+            # The leader's request ends within its timeout (connect, then read).
+            if flight.done.wait(2 * self.timeout + 1) and flight.health is not None:
+                return replace(flight.health, cached=True)
+            return Health(HealthState.DOWN, "the health request in flight did not end", True)
+        health = Health(HealthState.DOWN, "health check failed")
+        try:
+            health = self._ask(server_url)
+        finally:
+            with self._lock:
+                self._cache[server_url] = (self.clock(), health)
+                if health.realtime_factor is not None:
+                    self._speed[server_url] = health.realtime_factor
+                self._flights.pop(server_url, None)
+            flight.health = health
+            flight.done.set()
         return health
+
+    def speed(self, server_url: str) -> float | None:
+        """The server's last reported realtime factor (``None`` until it reported one)."""
+        with self._lock:
+            return self._speed.get(server_url)
 
     def remember(self, server_url: str, health: Health) -> None:
         with self._lock:
@@ -75,6 +113,7 @@ class HealthClient:
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._speed.clear()
 
     def _ask(self, server_url: str) -> Health:
         url = server_url.rstrip("/") + "/health"
@@ -100,7 +139,14 @@ def interpret(answer: Any) -> Health:
     if busy is None:
         in_flight, capacity = answer.get("in_flight"), answer.get("capacity")
         busy = isinstance(in_flight, int) and isinstance(capacity, int) and in_flight >= capacity
+    factor = _positive(answer.get("realtime_factor"))
     if busy:
         detail = f"busy: {answer.get('in_flight')} in flight of {answer.get('capacity')}"
-        return Health(HealthState.BUSY, detail)
-    return Health(HealthState.READY)
+        return Health(HealthState.BUSY, detail, realtime_factor=factor)
+    return Health(HealthState.READY, realtime_factor=factor)
+
+
+def _positive(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return float(value)

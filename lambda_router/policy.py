@@ -2,10 +2,14 @@
 
 Guards (no AWS call): only ``Object Created`` events, in the audio bucket, under the input
 prefix (transcripts never trigger new work), not folder markers; then zero-byte objects.
-Route: larger than ``DIRECT_MAX_BYTES`` → queue (too_large); no known server, or the
-circuit breaker open → queue (server_down) without a request; else the health answer
-(cached a few seconds, fresh for a half-open probe): ready and not busy → direct, busy →
-queue (server_busy), down or not ready → queue (server_down).
+Route: larger than ``DIRECT_MAX_BYTES`` → queue (too_large); no known server → queue
+(no_server); the circuit breaker open → queue (breaker_open) without a request; else the
+health answer (cached a few seconds, one request in flight): ready and not busy → direct,
+busy → queue (server_busy), down or not ready → queue (server_down).
+
+An unreachable or not-ready ``/health`` counts as a breaker failure; a healthy one proves
+nothing about transcriptions, so it neither resets the count nor closes a half-open
+breaker: the direct call that follows decides.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Route(StrEnum):
     QUEUED = "queued"
     SKIPPED = "skipped"
     IGNORED = "ignored"
+    FAILED = "failed"  # a malformed record: nothing could be routed
 
 
 @dataclass(frozen=True)
@@ -60,17 +65,16 @@ def choose(
     if size > direct_max_bytes:
         return Decision(False, "too_large", f"{size} bytes > DIRECT_MAX_BYTES={direct_max_bytes}")
     if server_url is None:
-        return Decision(False, "server_down", "no server URL is configured or known")
+        return Decision(False, "no_server", "no server URL is configured or known")
     if not breaker.allow():
-        return Decision(False, "server_down", "circuit breaker open")
-    answer = health.check(server_url, fresh=breaker.probing)
-    if not answer.cached:
-        if answer.counts_against_server:
-            breaker.record_failure()
-        else:
-            breaker.record_success()
+        return Decision(False, "breaker_open", "circuit breaker open")
+    answer = health.check(server_url)
     if answer.state is HealthState.READY:
         return Decision(True, "server_ready", "cached health" if answer.cached else "")
+    if answer.counts_against_server and not answer.cached:
+        breaker.record_failure()  # also re-opens a half-open breaker
+    else:
+        breaker.release()  # no call made: a half-open probe goes to the next event
     if answer.state is HealthState.BUSY:
         return Decision(False, "server_busy", answer.detail)
     return Decision(False, "server_down", answer.detail)

@@ -3,8 +3,11 @@
 :meth:`Router.route` is a plain function of an :class:`ObjectEvent` and the invocation's
 :class:`Deadline`; the handler only parses the event and calls it per object. AWS calls
 per object: one S3 HEAD of the transcript, plus one ``SendMessage`` on the batch path (a
-manual invocation without an ETag first HEADs the audio). The server's address, health
-and circuit breaker live in this object, i.e. in the warm container.
+manual invocation without an ETag first HEADs the audio). Objects that cannot be
+transcribed get an error record instead (one PUT): empty, an unsupported type, or a key
+whose outputs would pass S3's 1,024-byte key limit (checked before any AWS call; if not
+even the error record's key fits, only the result and an error log say so). The server's
+address, health and circuit breaker live in this object, i.e. in the warm container.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from lambda_router.metrics import Metrics
 from lambda_router.policy import Route, choose, ignore_reason
 from lambda_router.publisher import JobPublisher
 from lambda_router.server_url import ServerUrlSource
-from lambda_router.settings import RouterSettings
+from lambda_router.settings import ClientLimits, RouterSettings
+from lambda_router.timeout import AttemptTimeout
 from lambda_router.transport import Transport, UrllibTransport
 from transcription.aws import make_client
 from transcription.exceptions import StorageUnavailable
@@ -49,13 +53,22 @@ __all__ = ["RouteResult", "Router", "aws_client"]
 log = logging.getLogger(__name__)
 
 
+# S3 (the transcript's HEAD, error records) and SSM; SQS's limits are settings, because the
+# time kept back for the enqueue is derived from them (RouterSettings.enqueue_reserve_seconds).
+OTHER_CLIENT_LIMITS = ClientLimits(connect_timeout=2.0, read_timeout=5.0, attempts=4)
+MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes
+
+
 def aws_client(service: str, settings: RouterSettings) -> Any:
     """Short timeouts and few retries: the Lambda's time budget must keep room to enqueue."""
-    if service == "sqs":
-        return make_client(
-            service, settings.aws, connect_timeout=1.0, read_timeout=3.0, max_attempts=2
-        )
-    return make_client(service, settings.aws, connect_timeout=2.0, read_timeout=5.0, max_attempts=3)
+    limits = settings.sqs_limits if service == "sqs" else OTHER_CLIENT_LIMITS
+    return make_client(
+        service,
+        settings.aws,
+        connect_timeout=limits.connect_timeout,
+        read_timeout=limits.read_timeout,
+        max_attempts=limits.retries,  # botocore's max_attempts: retries after the first
+    )
 
 
 @dataclass
@@ -131,10 +144,15 @@ class Router:
             breaker=self.breaker,
             health=self.health,
             api_key=settings.api_key,
-            timeout=settings.direct_timeout_seconds,
+            timeout=AttemptTimeout(
+                floor=settings.direct_timeout_min_seconds,
+                ceiling=settings.direct_timeout_seconds,
+                realtime_factor=settings.direct_realtime_factor,
+                audio_bytes_per_second=settings.direct_audio_bytes_per_second,
+            ),
             max_attempts=settings.direct_max_attempts,
             backoff=settings.direct_backoff_seconds,
-            reserve_seconds=settings.enqueue_reserve_ms / 1000,
+            reserve_seconds=settings.enqueue_reserve_seconds,
             wait=wait,
         )
         self.server_url = ServerUrlSource(
@@ -177,6 +195,13 @@ class Router:
         self.metrics.emit(record)
         return record
 
+    def malformed(self, detail: str, event_message_id: str | None) -> dict[str, Any]:
+        """The result for a record that could not be read (the others are routed)."""
+        result = RouteResult(Route.FAILED, "malformed_record", "", "", detail=detail)
+        record = {**result.to_dict(), "event_message_id": event_message_id}
+        self.metrics.emit(record)
+        return record
+
     def _route(self, event: ObjectEvent, deadline: Deadline) -> RouteResult:
         reason = ignore_reason(
             event, audio_bucket=self.settings.storage.audio_bucket, layout=self.layout
@@ -184,6 +209,9 @@ class Router:
         if reason is not None:
             return RouteResult(Route.IGNORED, reason, event.bucket, event.key)
         output_key = self.layout.transcript_key(event.key)
+        too_long = self._too_long(event)
+        if too_long is not None:
+            return too_long
         obj = self._describe(event, output_key)
         if obj is None:
             return RouteResult(
@@ -195,7 +223,7 @@ class Router:
                 detail="the object does not exist (any more)",
             )
         if obj.size == 0:
-            return RouteResult(Route.IGNORED, "empty_object", event.bucket, event.key, output_key)
+            return self._error_record(obj, "empty_object", "the object is empty (0 bytes)")
         if not has_supported_extension(event.key):
             return self._unsupported(obj)
         if self.store.is_current(output_key, obj.etag):
@@ -235,12 +263,14 @@ class Router:
         detail = (
             f"{extension} is not a supported audio type ({', '.join(sorted(SUPPORTED_EXTENSIONS))})"
         )
-        error_key = self.store.save_error(
-            obj.output_key, "unsupported_extension", detail, obj.source
-        )
+        return self._error_record(obj, "unsupported_extension", detail)
+
+    def _error_record(self, obj: _Object, reason: str, detail: str) -> RouteResult:
+        """Ignored for good, with the error record that tells the user why."""
+        error_key = self.store.save_error(obj.output_key, reason, detail, obj.source)
         return RouteResult(
             Route.IGNORED,
-            "unsupported_extension",
+            reason,
             obj.event.bucket,
             obj.event.key,
             obj.output_key,
@@ -248,12 +278,45 @@ class Router:
             error_key=error_key,
         )
 
+    def _too_long(self, event: ObjectEvent) -> RouteResult | None:
+        """A key whose transcript, sidecar or error key would pass S3's 1,024-byte limit.
+
+        No retry can help: the result says so, with an error record if its key fits.
+        """
+        formats = self.settings.storage.output_formats
+        keys = {self.layout.sidecar_key(event.key, fmt) for fmt in ("json", *formats)}
+        error_key = self.layout.error_key(event.key)
+        longest = max((*keys, error_key), key=lambda k: len(k.encode()))
+        size = len(longest.encode())
+        if size <= MAX_KEY_BYTES:
+            return None
+        detail = f"its output keys would be up to {size} bytes; S3 allows {MAX_KEY_BYTES}"
+        saved = None
+        if len(error_key.encode()) <= MAX_KEY_BYTES:
+            source = {"bucket": event.bucket, "key": event.key, "etag": event.etag,
+                      "size": event.size}  # fmt: skip
+            saved = self.store.save_error(
+                self.layout.transcript_key(event.key), "key_too_long", detail, source
+            )
+        else:
+            log.error("cannot transcribe: %s (no error record fits either)", detail)
+        return RouteResult(
+            Route.IGNORED,
+            "key_too_long",
+            event.bucket,
+            event.key,
+            detail=detail,
+            error_key=saved,
+        )
+
     def _direct(self, obj: _Object, server_url: str, deadline: Deadline) -> RouteResult:
         event = obj.event
         input_uri = f"s3://{event.bucket}/{event.key}"
         output_uri = f"s3://{self.store.bucket}/{obj.output_key}"
         try:
-            answer = self.client.transcribe(server_url, input_uri, output_uri, obj.etag, deadline)
+            answer = self.client.transcribe(
+                server_url, input_uri, output_uri, obj.etag, obj.size, deadline
+            )
         except ServerRejected as error:
             if error.status == 409:  # replaced since this event: the new upload has its own
                 return RouteResult(

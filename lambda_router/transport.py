@@ -1,8 +1,10 @@
 """A small HTTP client on the standard library (urllib): no dependency, fast cold start.
 
-:func:`request` returns every HTTP answer, whatever its status, and raises
+:class:`UrllibTransport` returns every HTTP answer, whatever its status, and raises
 :class:`TransportError` only when there is no answer: connection refused or reset, DNS
-failure, or a timeout (``timed_out``).
+failure, or a timeout (``timed_out``). Redirects are never followed: a 3xx is returned as
+it is (the caller treats it as a failure), so the ``Authorization`` header never goes to
+another address.
 """
 
 from __future__ import annotations
@@ -63,8 +65,18 @@ class Transport(Protocol):
     ) -> HttpResponse: ...
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Hand a 3xx back as an answer (``HTTPError``) instead of following it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 class UrllibTransport:
     """:class:`Transport` over ``urllib.request``; the timeout applies to connect and each read."""
+
+    def __init__(self) -> None:
+        self._opener = urllib.request.build_opener(_NoRedirect())
 
     def __call__(
         self,
@@ -79,7 +91,7 @@ class UrllibTransport:
             url, data=body, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})}
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with self._opener.open(request, timeout=timeout) as response:
                 return HttpResponse(response.status, response.read(), dict(response.headers))
         except urllib.error.HTTPError as error:
             with error:

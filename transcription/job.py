@@ -16,7 +16,19 @@ from transcription.transcript import utc_now
 __all__ = ["JOB_VERSION", "REASONS", "Job", "JobOptions"]
 
 JOB_VERSION = 1
-REASONS = frozenset({"server_down", "server_busy", "retries_exhausted", "too_large", "forced"})
+# ARCHITECTURE.md, "Job message": why the job is on the batch path.
+REASONS = frozenset(
+    {
+        "server_down",
+        "server_busy",
+        "breaker_open",
+        "budget_exhausted",
+        "too_large",
+        "no_server",
+        "job",
+        "forced",
+    }
+)
 TASKS = frozenset({"transcribe", "translate"})
 
 

@@ -157,8 +157,11 @@ def decode_event_key(raw: str) -> str:
     """Decode an object key as S3 events carry it (``+`` for space, ``%2B`` for plus).
 
     Call this once, where the event enters; everything inside works on decoded keys.
+    Raises ``UnicodeDecodeError`` (a ``ValueError``) when the bytes are not UTF-8
+    (``%ED%A0%80``): no S3 key is, so the event is broken, and a replacement character
+    would name another object.
     """
-    return unquote_plus(raw)
+    return unquote_plus(raw, errors="strict")
 
 
 def has_supported_extension(key: str) -> bool:

@@ -99,6 +99,11 @@ class HealthResponse(BaseModel):
         description="Estimated wait before a new request could start; null when unknown."
     )
     wait_budget_seconds: float = Field(description="BUSY_WAIT_SECONDS.")
+    realtime_factor: float | None = Field(
+        default=None,
+        description="Mean processing seconds per audio second so far; null before the first. "
+        "The router sizes its attempt timeout with it.",
+    )
     engine: str | None
     model: str | None
     device: str | None

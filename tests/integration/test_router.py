@@ -9,21 +9,29 @@ is set).
 from __future__ import annotations
 
 import json
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from fastapi_server.auth import KeyRing
+from fastapi_server.main import create_app
 from lambda_router import handler
-from lambda_router.exceptions import EnqueueFailed
-from lambda_router.handler import handle
+from lambda_router.exceptions import EnqueueFailed, MalformedEvent
+from lambda_router.handler import handle, process
+from lambda_router.health import interpret
 from tests.conftest import REGION
+from tests.server.harness import in_process_settings
 from tests.support import router_kit
+from tests.support.fake_server import FakeServer
 from tests.support.processes import free_port
 from tests.support.router_kit import RouterKit, context
 from tests.support.sample_events import load_event
 from transcription.aws import make_client
 from transcription.job import REASONS
-from transcription.settings import AwsSettings
+from transcription.settings import AwsSettings, StorageSettings
 
 KEY = "audio/meetings/monday.wav"
 OUT = "transcripts/meetings/monday.wav.json"
@@ -118,7 +126,7 @@ def test_too_large_goes_to_the_queue_without_asking_the_server(kit: RouterKit) -
 def test_no_server_url_means_the_queue(kit: RouterKit) -> None:
     etag, size = kit.upload(KEY)
     result = route(kit, kit.event(KEY, etag, size), server_url=None)
-    assert (result["route"], result["reason"]) == ("queued", "server_down")
+    assert (result["route"], result["reason"]) == ("queued", "no_server")
     assert kit.calls.names == ["HeadObject", "SendMessage"]
 
 
@@ -223,11 +231,17 @@ def test_other_buckets_and_other_s3_events_are_ignored(kit: RouterKit) -> None:
     assert kit.calls.names == []
 
 
-def test_zero_byte_objects_are_ignored(kit: RouterKit) -> None:
+def test_zero_byte_objects_get_an_error_record(kit: RouterKit) -> None:
+    """Users must see why nothing happened."""
     etag, size = kit.upload(KEY, b"")
     result = route(kit, kit.event(KEY, etag, size))
     assert (result["route"], result["reason"]) == ("ignored", "empty_object")
-    assert kit.calls.names == [] and kit.server.count() == 0
+    assert result["error_key"] == "transcripts/meetings/monday.wav.error.json"
+    assert kit.calls.names == ["PutObject"] and kit.server.count() == 0
+    record = kit.transcript(result["error_key"])
+    assert record is not None and record["error"] == "empty_object"
+    assert record["source"] == {"bucket": kit.bucket, "key": KEY, "etag": etag, "size": 0}
+    assert kit.jobs() == []
 
 
 def test_unsupported_extension_gets_an_error_record(kit: RouterKit) -> None:
@@ -307,7 +321,9 @@ def test_lambda_handler_from_the_environment(
     handler.reset_router()
     try:
         event = load_event("sqs-eventbridge", bucket=kit.bucket, key=KEY, etag=etag, size=size)
-        [result] = handler.lambda_handler(event, context())
+        response = handler.lambda_handler(event, context())
+        assert isinstance(response, dict) and response["batchItemFailures"] == []
+        [result] = response["results"]
         assert result["route"] == "direct"
         assert handler.get_router() is handler.get_router()  # kept for warm invocations
     finally:
@@ -324,3 +340,147 @@ def test_each_result_is_one_emf_line(kit: RouterKit) -> None:
     [line] = kit.emf_lines()
     assert {k: line[k] for k in result} == result
     assert line["events"] == 1 and "_aws" in line
+
+
+# --- redirects --------------------------------------------------------------------------
+def test_a_redirect_is_a_failure_and_the_key_never_goes_elsewhere(kit: RouterKit) -> None:
+    """A 302 to a second local server: not followed, so it sees no request, no header."""
+    with FakeServer(s3=kit.s3) as elsewhere:
+        kit.server.api_key = "router-key-123"
+        kit.server.set_mode("redirect", location=f"{elsewhere.url}/transcribe-s3")
+        try:
+            etag, size = kit.upload(KEY)
+            result = route(kit, kit.event(KEY, etag, size), api_key="router-key-123")
+        finally:
+            kit.server.api_key = None
+        assert elsewhere.seen() == []
+    assert (result["route"], result["reason"], result["attempts"]) == ("queued", "server_down", 1)
+    [post] = kit.server.seen("/transcribe-s3")
+    assert post.headers["authorization"] == "Bearer router-key-123"  # only where it belongs
+    assert (
+        kit.transcript(OUT) is None and kit.transcript(OUT.replace(".json", ".error.json")) is None
+    )
+    [(job, _)] = kit.jobs()
+    assert job.reason == "server_down"
+
+
+# --- batches: each record on its own ----------------------------------------------------
+def sqs_record(message_id: str, body: str) -> dict[str, Any]:
+    return {"messageId": message_id, "eventSource": "aws:sqs", "body": body}
+
+
+def test_one_malformed_record_among_50_does_not_stop_the_others(kit: RouterKit) -> None:
+    records = []
+    for i in range(50):
+        key = f"audio/batch/{i:02d}.wav"
+        body = json.dumps(kit.event(key, *kit.upload(key)))
+        if i == 17:
+            body = "{not json"
+        if i == 33:  # a lone surrogate in the key: no S3 key can be that
+            body = body.replace(f"{i:02d}.wav", "\\ud800.wav")
+        records.append(sqs_record(f"message-{i:02d}", body))
+    handled = process(kit.router(), {"Records": records}, context())
+    response = handled.response()
+    assert isinstance(response, dict)
+    assert response["batchItemFailures"] == [
+        {"itemIdentifier": "message-17"},
+        {"itemIdentifier": "message-33"},
+    ]
+    results = response["results"]
+    assert Counter(r["route"] for r in results) == {"direct": 48, "failed": 2}
+    failed = [r for r in results if r["route"] == "failed"]
+    assert [(r["reason"], r["event_message_id"]) for r in failed] == [
+        ("malformed_record", "message-17"),
+        ("malformed_record", "message-33"),
+    ]
+    assert "not valid UTF-8" in failed[1]["detail"] and "\\ud800" in failed[1]["detail"]
+    assert kit.server.count("/transcribe-s3") == 48
+    assert len(kit.emf_lines()) == 50  # every record has its result line
+
+
+def test_a_malformed_s3_record_is_reported_and_the_others_routed(kit: RouterKit) -> None:
+    """Outside SQS there is no per-record retry: the result says why; nothing raises."""
+    etag, size = kit.upload(KEY)
+    event = kit.event(KEY, etag, size, name="s3-object-created")
+    event["Records"].append({"eventSource": "aws:s3", "s3": {"bucket": {}}})
+    results = handle(kit.router(), event, context())
+    assert [(r["route"], r["reason"]) for r in results] == [
+        ("direct", "server_ready"),
+        ("failed", "malformed_record"),
+    ]
+
+
+def test_an_unreachable_queue_hands_the_unrouted_sqs_records_back(kit: RouterKit) -> None:
+    kit.server.set_mode("down")
+    records = []
+    for i in range(3):
+        key = f"audio/no-queue/{i}.wav"
+        records.append(sqs_record(f"m-{i}", json.dumps(kit.event(key, *kit.upload(key)))))
+    router = kit.router(queue_url=kit.queue_url + "-missing")
+    response = process(router, {"Records": records}, context()).response()
+    assert isinstance(response, dict)
+    assert response["batchItemFailures"] == [{"itemIdentifier": f"m-{i}"} for i in range(3)]
+    assert response["results"] == []
+
+
+# --- keys S3 cannot hold ----------------------------------------------------------------
+def test_a_key_whose_error_record_cannot_fit_either_is_a_logged_result(
+    kit: RouterKit, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = "audio/" + "k" * 998 + ".wav"  # 1,008 bytes: the transcript key fits, the error key not
+    etag, size = kit.upload(key)
+    result = route(kit, kit.event(key, etag, size))
+    assert (result["route"], result["reason"]) == ("ignored", "key_too_long")
+    assert "1025 bytes" in result["detail"] and "error_key" not in result
+    assert kit.calls.names == [] and kit.server.count() == 0 and kit.jobs() == []
+    [logged] = [r for r in caplog.records if "no error record fits" in r.getMessage()]
+    assert logged.levelname == "ERROR" and "1025 bytes" in logged.getMessage()
+
+
+def test_a_key_whose_sidecar_would_be_too_long_gets_an_error_record(kit: RouterKit) -> None:
+    key = "audio/" + "k" * 996 + ".wav"  # .verbose_json: 1,025 bytes; .error.json: 1,023
+    etag, size = kit.upload(key)
+    storage = StorageSettings(audio_bucket=kit.bucket, output_formats=("json", "verbose_json"))
+    result = route(kit, kit.event(key, etag, size), storage=storage)
+    assert (result["route"], result["reason"]) == ("ignored", "key_too_long")
+    assert kit.calls.names == ["PutObject"] and kit.server.count() == 0
+    record = kit.transcript(result["error_key"])
+    assert record is not None and record["error"] == "key_too_long"
+    assert record["source"] == {"bucket": kit.bucket, "key": key, "etag": etag, "size": size}
+
+
+def test_keys_that_are_not_utf8_are_a_clear_error(kit: RouterKit) -> None:
+    event = kit.event(KEY, "d41d8cd98f00b204e9800998ecf8427e", 10, name="s3-object-created")
+    event["Records"][0]["s3"]["object"]["key"] = "audio/bad%ED%A0%80.wav"  # a UTF-16 surrogate
+    [result] = handle(kit.router(), event, context())
+    assert (result["route"], result["reason"]) == ("failed", "malformed_record")
+    assert "not valid UTF-8" in result["detail"] and "%ED%A0%80" in result["detail"]
+    manual = {"bucket": kit.bucket, "key": "audio/\ud800.wav"}  # json.loads makes these
+    with pytest.raises(MalformedEvent, match="not valid UTF-8"):
+        handle(kit.router(), manual, context())
+    assert kit.calls.names == [] and kit.server.count() == 0
+
+
+# --- the server's speed -----------------------------------------------------------------
+def test_the_servers_health_reports_the_speed_the_router_sizes_its_timeout_with(
+    engine: Any, samples: dict[str, Path]
+) -> None:
+    """The real app (tiny model, in process): null before a transcription, then its mean."""
+    key = "speed-test-key-0123456789"
+    app = create_app(
+        in_process_settings(), keys=KeyRing([key]), s3=object(), engine_loader=lambda _: engine
+    )
+    with TestClient(app) as client:
+        before = client.get("/health").json()
+        assert before["realtime_factor"] is None and interpret(before).realtime_factor is None
+        response = client.post(
+            "/transcribe",
+            headers={"Authorization": f"Bearer {key}"},
+            files={"file": ("one.wav", samples["one"].read_bytes(), "audio/wav")},
+        )
+        assert response.status_code == 200, response.text
+        timings = response.json()["timings"]
+        after = client.get("/health").json()
+    expected = timings["processing_seconds"] / timings["audio_seconds"]
+    assert after["realtime_factor"] == pytest.approx(expected, rel=0.05, abs=1e-3)
+    assert interpret(after).realtime_factor == after["realtime_factor"]

@@ -16,14 +16,17 @@ Modes (``set_mode``):
   connection when ``status`` is 0), then it works again.
 - ``failing``: 500 on everything.
 - ``reject``: ``/transcribe-s3`` answers ``status`` (a final 4xx) with an error body.
+- ``redirect``: healthy, but ``/transcribe-s3`` answers 302 to ``location``.
 - ``down``: nothing listens on the port (connection refused).
 
-``health_delay`` makes ``/health`` answer that much later, in any mode.
+``health_delay`` makes ``/health`` answer that much later, in any mode; ``realtime_factor``
+(attribute) is reported in ``/health`` when set, as the real server reports its speed.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -39,10 +42,12 @@ from transcription.layout import normalize_etag, parse_s3_uri
 from transcription.store import TranscriptStore
 from transcription.transcript import Segment, Source, Transcript
 
-__all__ = ["FakeServer", "Seen", "engine_transcriber", "made_up_transcriber"]
+__all__ = ["FakeServer", "Seen", "SilentServer", "engine_transcriber", "made_up_transcriber"]
 
 Transcriber = Callable[[Any, str, str], Transcript]
-MODES = frozenset({"healthy", "busy", "starting", "slow", "flaky", "failing", "reject", "down"})
+MODES = frozenset(
+    {"healthy", "busy", "starting", "slow", "flaky", "failing", "reject", "redirect", "down"}
+)
 
 
 def made_up_transcriber(s3: Any, bucket: str, key: str) -> Transcript:
@@ -108,6 +113,8 @@ class FakeServer:
         self.status = 503
         self.retry_after: str | None = None
         self.health_delay = 0.0
+        self.location = ""
+        self.realtime_factor: float | None = None
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
@@ -148,6 +155,7 @@ class FakeServer:
         status: int = 503,
         retry_after: str | None = None,
         health_delay: float = 0.0,
+        location: str = "",
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
@@ -156,6 +164,7 @@ class FakeServer:
             self.mode, self.delay, self.failures = mode, delay, failures
             self.status, self.retry_after = status, retry_after
             self.health_delay = health_delay
+            self.location = location
             self._release = threading.Event()
         if mode == "down":
             self.stop()
@@ -168,6 +177,7 @@ class FakeServer:
         with self._lock:
             self.requests.clear()
             self.transcriptions = 0
+            self.realtime_factor = None
 
     # --- what it saw ------------------------------------------------------------------
     def seen(self, path: str | None = None) -> list[Seen]:
@@ -199,7 +209,11 @@ class FakeServer:
         return 404, {}, _error("not_found", f"no route {seen.method} {seen.path}")
 
     def _health(self, mode: str) -> tuple[int, dict[str, str], Any]:
-        base = {"engine": "fake", "model": "fake", "device": "cpu", "capacity": 1, "pending": 0}
+        base: dict[str, Any] = {
+            "engine": "fake", "model": "fake", "device": "cpu", "capacity": 1, "pending": 0
+        }  # fmt: skip
+        if self.realtime_factor is not None:
+            base["realtime_factor"] = self.realtime_factor
         if mode == "failing":
             return 500, {}, _error("internal_error", "failing on purpose")
         if mode == "starting":
@@ -221,6 +235,8 @@ class FakeServer:
             return 500, {}, _error("internal_error", "failing on purpose")
         if mode == "reject":
             return self.status, {}, _error("not_audio", "the file is not decodable audio")
+        if mode == "redirect":
+            return 302, {"Location": self.location}, _error("moved", "elsewhere")
         if mode == "flaky":
             with self._lock:
                 fail = self.failures > 0
@@ -300,3 +316,43 @@ def _handler_class(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             return
 
     return Handler
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers (a hung peer).
+
+    ``connections`` counts what clients opened: with a read timeout, one per attempt.
+    """
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self.connections = 0
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> SilentServer:
+        self._socket.settimeout(0.1)
+        threading.Thread(target=self._accept, name="silent-server", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for held in self._held:
+            held.close()
+        self._socket.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            self._held.append(connection)  # read nothing, answer nothing

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from tenacity import wait_none
 
+from lambda_router.handler import handle
 from lambda_router.metrics import Metrics
 from lambda_router.pump import StandInContext
 from lambda_router.router import Router
 from lambda_router.settings import RouterSettings
+from lambda_router.transport import HttpResponse, Transport, UrllibTransport
 from tests.conftest import REGION
 from tests.support.aws_calls import AwsCalls
 from tests.support.fake_server import FakeServer
@@ -33,6 +35,29 @@ from transcription.settings import AwsSettings, StorageSettings
 def context(seconds: float = 60.0) -> StandInContext:
     """A Lambda context with ``seconds`` left (the pump's stand-in, as used locally)."""
     return StandInContext("test-request", seconds)
+
+
+class RecordingTransport:
+    """The real urllib transport, remembering each request's method, path and timeout."""
+
+    def __init__(self) -> None:
+        self.inner = UrllibTransport()
+        self.requests: list[tuple[str, str, float]] = []
+
+    def __call__(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: float,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        self.requests.append((method, "/" + url.split("/", 3)[-1], timeout))
+        return self.inner(method, url, timeout=timeout, body=body, headers=headers)
+
+    def timeouts(self, path: str) -> list[float]:
+        return [timeout for _, p, timeout in self.requests if p == path]
 
 
 @dataclass
@@ -80,13 +105,19 @@ class RouterKit:
             "aws": self.aws,
             "server_url": self.server.url,
             "health_cache_seconds": 0.0,
+            "direct_timeout_min_seconds": 5.0,
             "direct_timeout_seconds": 10.0,
-            "enqueue_reserve_ms": 500,
+            # A small enqueue reserve (the SQS client's worst case): 0.4 s.
+            "sqs_connect_timeout_seconds": 0.2,
+            "sqs_read_timeout_seconds": 0.2,
+            "sqs_max_attempts": 1,
         }
         values.update(overrides)
         return RouterSettings(**values)
 
-    def router(self, *, real_waits: bool = False, **overrides: Any) -> Router:
+    def router(
+        self, *, real_waits: bool = False, transport: Transport | None = None, **overrides: Any
+    ) -> Router:
         """A router whose S3, SQS and SSM calls are counted in ``calls``."""
         settings = self.settings(**overrides)
         return Router(
@@ -94,9 +125,18 @@ class RouterKit:
             s3=self.clients.s3,
             sqs=self.clients.sqs,
             ssm=lambda: self.clients.ssm,
+            transport=transport,
             metrics=Metrics("Test", stream=self.emf),
             wait=None if real_waits else wait_none(),
         )
+
+    def send(
+        self, router: Router, key: str, body: bytes | None = None, seconds: float = 60.0
+    ) -> dict[str, Any]:
+        """Upload ``key`` and route its EventBridge event with ``seconds`` of budget."""
+        etag, size = self.upload(key, body)
+        [result] = handle(router, self.event(key, etag, size), context(seconds))
+        return result
 
     def upload(self, key: str, body: bytes | None = None) -> tuple[str, int]:
         data = body if body is not None else f"not really audio: {key}".encode()

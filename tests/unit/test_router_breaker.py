@@ -36,7 +36,7 @@ def test_after_cooldown_exactly_one_probe_then_its_outcome_decides() -> None:
     assert not breaker.allow()
     clock.now += 0.2
     assert breaker.allow()  # the probe
-    assert breaker.state is BreakerState.HALF_OPEN and breaker.probing
+    assert breaker.state is BreakerState.HALF_OPEN
     assert not breaker.allow()  # everyone else keeps going to the queue
     breaker.record_success()
     assert breaker.state is BreakerState.CLOSED
@@ -89,3 +89,30 @@ def test_reset_closes() -> None:
     breaker.record_failure()
     breaker.reset()
     assert breaker.state is BreakerState.CLOSED and breaker.failures == 0
+
+
+def test_a_hang_trips_the_breaker_at_once() -> None:
+    breaker = CircuitBreaker(3, cooldown=30, clock=Clock())
+    breaker.trip()
+    assert breaker.state is BreakerState.OPEN and not breaker.allow()
+
+
+def test_a_probe_that_made_no_call_is_released_to_the_next_caller() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(1, cooldown=30, clock=clock)
+    breaker.record_failure()
+    clock.now += 30
+    assert breaker.allow()  # the probe; the server then said busy: no call was made
+    assert not breaker.allow()
+    breaker.release()
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.allow()  # the next caller probes at once, no second cool-down
+    assert breaker.state is BreakerState.HALF_OPEN
+
+
+def test_release_does_not_close_or_shorten_an_open_breaker() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(1, cooldown=30, clock=clock)
+    breaker.record_failure()
+    breaker.release()  # not half-open: nothing to release
+    assert not breaker.allow()

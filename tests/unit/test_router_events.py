@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from lambda_router.events import ObjectEvent, parse_event
+from lambda_router.events import ObjectEvent, parse_event, parse_records
 from lambda_router.exceptions import MalformedEvent
 from tests.support.sample_events import (
     SAMPLE_BUCKET,
@@ -113,4 +115,50 @@ def test_several_records_are_all_returned() -> None:
 )
 def test_unknown_or_broken_events_raise(event: object) -> None:
     with pytest.raises(MalformedEvent):
+        parse_event(event)
+
+
+# --- record by record -------------------------------------------------------------------
+def test_each_sqs_record_is_read_on_its_own_with_its_message_id() -> None:
+    good = load_event("sqs-eventbridge")["Records"][0]
+    bad = {**good, "messageId": "bad-one", "body": "{not json"}
+    records = parse_records({"Records": [good, bad, good]})
+    assert [r.message_id for r in records] == [good["messageId"], "bad-one", good["messageId"]]
+    assert [r.error is None for r in records] == [True, False, True]
+    assert same_object(records[0].objects[0]) and records[1].objects == ()
+    assert all(r.from_sqs for r in records)
+
+
+def test_s3_records_have_no_message_id_and_fail_alone() -> None:
+    event = load_event("s3-object-created")
+    event["Records"].append({"eventSource": "aws:s3", "s3": {"bucket": {}}})
+    first, second = parse_records(event)
+    assert same_object(first.objects[0]) and not first.from_sqs
+    assert second.error is not None and not second.from_sqs
+
+
+def test_an_event_that_is_not_a_batch_is_one_record() -> None:
+    [record] = parse_records(load_event("eventbridge-object-created"))
+    assert same_object(record.objects[0]) and record.message_id is None
+    with pytest.raises(MalformedEvent):
+        parse_records({"hello": "world"})
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {  # S3 notifications encode keys: these bytes are not UTF-8
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "s3": {"bucket": {"name": "b"}, "object": {"key": "audio/bad%ED%A0%80.wav"}},
+                }
+            ]
+        },
+        {"bucket": "b", "key": "audio/\ud800.wav"},  # a lone surrogate (from JSON)
+        json.loads('{"bucket": "b", "key": "audio/\\ud800.wav"}'),
+    ],
+)
+def test_keys_that_are_not_utf8_are_malformed(event: object) -> None:
+    with pytest.raises(MalformedEvent, match="not valid UTF-8"):
         parse_event(event)

@@ -6,6 +6,7 @@ import math
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from prometheus_client import Histogram
 
 from fastapi_server.api.deps import StateDep
 from fastapi_server.api.schemas import HealthResponse
@@ -37,8 +38,22 @@ async def health(state: StateDep) -> JSONResponse:
         if math.isinf(load.estimated_wait)
         else round(load.estimated_wait, 3),
         wait_budget_seconds=load.wait_budget,
+        realtime_factor=_mean_realtime_factor(state.metrics.realtime_factor),
         engine=engine.name if engine else settings.engine,
         model=engine.model if engine else settings.model,
         device=engine.device if engine else settings.device,
     )
     return JSONResponse(body.model_dump(), status_code=200 if engine is not None else 503)
+
+
+def _mean_realtime_factor(histogram: Histogram) -> float | None:
+    """Processing ÷ audio seconds, the mean over every route's transcriptions so far."""
+    totals = {"_sum": 0.0, "_count": 0.0}
+    for family in histogram.collect():
+        for sample in family.samples:
+            for suffix in totals:
+                if sample.name.endswith(suffix):
+                    totals[suffix] += sample.value
+    if not totals["_count"]:
+        return None
+    return round(totals["_sum"] / totals["_count"], 4)
