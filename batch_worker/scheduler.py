@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from batch_worker.settings import SchedulerSettings
 from transcription.aws import client
+from transcription.aws_errors import error_code
 from transcription.logging import configure
 from transcription.settings import load
 
@@ -91,7 +92,7 @@ def start_instances(ec2: Any, candidates: list[str], count: int) -> list[str]:
         try:
             ec2.start_instances(InstanceIds=[instance_id])
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
+            code = error_code(error)
             if code not in _SKIP_INSTANCE:
                 raise
             log.warning("could not start %s (%s); trying the next", instance_id, code)

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from local_stack.exceptions import StackError
 from local_stack.processes import ROOT
 from local_stack.stack import Stack
+from transcription.aws_errors import is_not_found
 
 __all__ = ["DemoRow", "run_demo", "wait_for_object"]
 
@@ -49,7 +50,7 @@ def wait_for_object(s3: Any, bucket: str, key: str, timeout: float) -> bytes | N
         try:
             return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
+            if not is_not_found(error):
                 raise
         time.sleep(0.2)
     return None
