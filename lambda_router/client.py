@@ -159,6 +159,7 @@ class DirectClient:
                     response = self._post(url, body, work, left, attempts)
                     return self._answer(server_url, response, attempts)
         except RetryableServerError as error:
+            self.breaker.release()  # a half-open probe that only heard "busy" proved nothing
             reason = stop.reason or error.reason
             raise DirectCallFailed(
                 f"gave up after {attempts} attempt(s) ({reason}): {error}",

@@ -287,6 +287,19 @@ def test_half_open_is_decided_by_a_real_direct_call_not_by_health(kit: RouterKit
     assert kit.server.count("/transcribe-s3") == 3
 
 
+def test_a_probe_that_only_heard_busy_lets_the_next_event_probe(kit: RouterKit) -> None:
+    router = kit.router(breaker_failures=1, breaker_cooldown_seconds=0.5, direct_max_attempts=2)
+    kit.server.set_mode("failing")
+    assert kit.send(router, "audio/busy-probe/0.wav")["reason"] == "server_down"
+    time.sleep(0.6)
+    kit.server.set_mode("flaky", failures=2, status=429)  # the probe hears only "busy"
+    probe = kit.send(router, "audio/busy-probe/1.wav")
+    assert (probe["reason"], probe["attempts"]) == ("server_busy", 2)
+    # No second cool-down: the next event is the probe, and the server now answers.
+    assert kit.send(router, "audio/busy-probe/2.wav")["route"] == "direct"
+    assert router.breaker.state is BreakerState.CLOSED
+
+
 def test_a_healthy_health_does_not_reset_the_count_of_failed_direct_calls(kit: RouterKit) -> None:
     kit.server.set_mode("flaky", failures=10, status=500)  # /health passes; every call 500
     router = kit.router(breaker_failures=3)
