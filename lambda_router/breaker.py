@@ -7,8 +7,9 @@ over several. An attempt that outlived its work-based timeout (a hang) opens it 
 seconds pass. Then it is half-open: exactly one caller gets to probe, and only the outcome
 of a real direct call decides (a healthy ``/health`` is no proof that transcriptions
 finish): success closes the breaker, failure re-opens it for another cool-down. A probe
-that made no call (the server said busy) is handed back (:meth:`release`); one that never
-reports (its caller crashed) is given up after one more cool-down.
+that proved nothing (``/health`` or the call only said busy) is handed back
+(:meth:`release`); one that never reports (its caller crashed) is given up after one more
+cool-down.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class CircuitBreaker:
             self._since = self.clock()
 
     def release(self) -> None:
-        """The half-open probe made no call: the next caller may probe at once."""
+        """The half-open probe proved nothing (busy): the next caller may probe at once."""
         with self._lock:
             if self._state is BreakerState.HALF_OPEN:
                 self._state = BreakerState.OPEN

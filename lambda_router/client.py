@@ -139,10 +139,8 @@ class DirectClient:
         }
         body = json.dumps(request, ensure_ascii=False).encode()
         if deadline.remaining() - self.reserve < MIN_ATTEMPT_SECONDS:
-            raise DirectCallFailed(
-                "no time left for a direct call", attempts=0, timed_out=False,
-                reason="budget_exhausted",
-            )  # fmt: skip
+            message = "no time left for a direct call"
+            raise DirectCallFailed(message, attempts=0, timed_out=False, reason="budget_exhausted")
         work = self.timeout.for_object(size, self.health.speed(server_url))
         stop = _Stop(self.max_attempts, self.breaker, deadline, self.reserve)
         retrying = Retrying(
@@ -161,6 +159,7 @@ class DirectClient:
                     response = self._post(url, body, work, left, attempts)
                     return self._answer(server_url, response, attempts)
         except RetryableServerError as error:
+            self.breaker.release()  # a half-open probe that only heard "busy" proved nothing
             reason = stop.reason or error.reason
             raise DirectCallFailed(
                 f"gave up after {attempts} attempt(s) ({reason}): {error}",

@@ -40,23 +40,20 @@ class EnqueueFailed(RouterError):
 
 
 class RetryableServerError(RouterError):
-    """A connection error, a timeout, or 429/502/503/504 from the server: worth another try."""
+    """A connection error, or 429/502/503/504 from the server: worth another try.
+
+    (A timeout is not: the server may still be working on it; see ``DirectCallFailed``.)
+    """
 
     code = "server_unavailable"
     permanent = False
 
     def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        timed_out: bool = False,
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
-        self.timed_out = timed_out
 
     @property
     def counts_against_server(self) -> bool:

@@ -293,8 +293,8 @@ class Router:
         detail = f"its output keys would be up to {size} bytes; S3 allows {MAX_KEY_BYTES}"
         saved = None
         if len(error_key.encode()) <= MAX_KEY_BYTES:
-            source = {"bucket": event.bucket, "key": event.key, "etag": event.etag,
-                      "size": event.size}  # fmt: skip
+            source: dict[str, Any] = {"bucket": event.bucket, "key": event.key}
+            source |= {"etag": event.etag, "size": event.size}
             saved = self.store.save_error(
                 self.layout.transcript_key(event.key), "key_too_long", detail, source
             )

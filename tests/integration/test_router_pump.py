@@ -229,6 +229,26 @@ def test_pump_keeps_the_event_when_the_handler_raises(
     assert queue_counts(kit.sqs, pump.settings.events_queue_url) == (0, 1)  # comes back later
 
 
+def test_one_malformed_event_among_good_ones_is_the_only_one_kept(
+    kit: RouterKit, aws_settings: AwsSettings
+) -> None:
+    router = kit.router()
+    pump = pump_for(kit, aws_settings, lambda event, ctx: handle(router, event, ctx))
+    queue = pump.settings.events_queue_url
+    for i in range(4):
+        kit.upload(f"audio/pump-batch/{i}.wav")
+        put_event(kit, pump, f"audio/pump-batch/{i}.wav")
+    broken = {"detail-type": "Object Created", "source": "aws.s3", "detail": {}}
+    kit.sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(broken))
+    while pump.poll_once(wait_seconds=1, max_messages=10):
+        pass
+    assert (pump.handled, pump.failed) == (4, 1)
+    assert queue_counts(kit.sqs, queue) == (0, 1)  # only the broken one comes back
+    assert sorted(r["key"] for r in kit.emf_lines()) == [
+        f"audio/pump-batch/{i}.wav" for i in range(4)
+    ]
+
+
 def test_pump_context_deadline_mirrors_the_lambda_timeout(
     kit: RouterKit, aws_settings: AwsSettings
 ) -> None:

@@ -261,13 +261,23 @@ def test_a_hang_behind_a_healthy_health_costs_one_attempt_then_the_breaker_is_op
 
 def test_half_open_is_decided_by_a_real_direct_call_not_by_health(kit: RouterKit) -> None:
     kit.server.set_mode("slow", delay=60)
-    router = kit.router(breaker_cooldown_seconds=0.5, **HANG)
+    # Attempts of 2 s: time enough to look at the breaker while the probe hangs.
+    router = kit.router(breaker_cooldown_seconds=0.5, **{**HANG, "direct_timeout_min_seconds": 2})
     assert kit.send(router, "audio/half-open/0.wav")["reason"] == "server_down"
     assert router.breaker.state is BreakerState.OPEN
     time.sleep(0.6)
     # The probe: /health passes, but the call hangs again, so the breaker re-opens.
-    probe = kit.send(router, "audio/half-open/1.wav")
-    assert (probe["route"], probe["attempts"]) == ("queued", 1)
+    probes: list[dict[str, Any]] = []
+    prober = threading.Thread(
+        target=lambda: probes.append(kit.send(router, "audio/half-open/1.wav"))
+    )
+    prober.start()
+    kit.server.wait_for("/transcribe-s3", 2)
+    # While it hangs, the healthy /health has closed nothing: others still go to the queue.
+    assert router.breaker.state is BreakerState.HALF_OPEN
+    assert kit.send(router, "audio/half-open/meanwhile.wav")["reason"] == "breaker_open"
+    prober.join()
+    assert (probes[0]["route"], probes[0]["attempts"]) == ("queued", 1)
     assert router.breaker.state is BreakerState.OPEN
     assert kit.send(router, "audio/half-open/2.wav")["reason"] == "breaker_open"
     kit.server.set_mode("healthy")
@@ -275,6 +285,19 @@ def test_half_open_is_decided_by_a_real_direct_call_not_by_health(kit: RouterKit
     assert kit.send(router, "audio/half-open/3.wav")["route"] == "direct"  # a call succeeded
     assert router.breaker.state is BreakerState.CLOSED
     assert kit.server.count("/transcribe-s3") == 3
+
+
+def test_a_probe_that_only_heard_busy_lets_the_next_event_probe(kit: RouterKit) -> None:
+    router = kit.router(breaker_failures=1, breaker_cooldown_seconds=0.5, direct_max_attempts=2)
+    kit.server.set_mode("failing")
+    assert kit.send(router, "audio/busy-probe/0.wav")["reason"] == "server_down"
+    time.sleep(0.6)
+    kit.server.set_mode("flaky", failures=2, status=429)  # the probe hears only "busy"
+    probe = kit.send(router, "audio/busy-probe/1.wav")
+    assert (probe["reason"], probe["attempts"]) == ("server_busy", 2)
+    # No second cool-down: the next event is the probe, and the server now answers.
+    assert kit.send(router, "audio/busy-probe/2.wav")["route"] == "direct"
+    assert router.breaker.state is BreakerState.CLOSED
 
 
 def test_a_healthy_health_does_not_reset_the_count_of_failed_direct_calls(kit: RouterKit) -> None:
