@@ -2,7 +2,8 @@
 
 Every message received is held by the :class:`~batch_worker.heartbeat.Heartbeat` until it
 is deleted or returned; each of those first takes the message out of the heartbeat, and
-only the one that did acts, so a message is deleted or returned at most once.
+only the one that did acts, so a message is deleted or returned at most once. Deletes go
+out in batches (see :mod:`batch_worker.deleter`).
 
 A message the worker sends to the dead-letter queue keeps its own attributes and gains one,
 ``dead_letter``: a JSON object saying why (``reason``: ``malformed_job``,
@@ -30,6 +31,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from batch_worker.deleter import Deleter
 from batch_worker.exceptions import NoDeadLetterQueue, QueueUnreachable
 from batch_worker.heartbeat import Heartbeat
 from transcription.transcript import utc_now
@@ -37,6 +39,7 @@ from transcription.transcript import utc_now
 __all__ = [
     "DEAD_LETTER",
     "MAX_ATTRIBUTES",
+    "MAX_RECEIVE",
     "JobConsumer",
     "Received",
     "dead_letter_attributes",
@@ -50,6 +53,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RECEIVE_RETRY_SECONDS = 300.0  # SQS unreachable this long: give up, exit non-zero
+MAX_RECEIVE = 10  # SQS's limit per ReceiveMessage
 MAX_DETAIL_CHARS = 1000
 MAX_ATTRIBUTES = 10  # SQS's limit of message attributes per message
 DEAD_LETTER = "dead_letter"  # the attribute a worker's DLQ copy adds: why, as JSON
@@ -107,11 +111,12 @@ class JobConsumer:
         self.dlq_url = dlq_url
         self.heartbeat = heartbeat
         self.retrying = retrying or receive_retrying()
+        self.deleter = Deleter(sqs, queue_url)
 
     # --- receiving -----------------------------------------------------------------------
     def receive(self, max_messages: int, wait_seconds: int) -> list[Received]:
         """Up to ``max_messages`` (≤ 10) messages, each held from now on."""
-        raw = self.retrying(self._receive_once, min(max_messages, 10), wait_seconds)
+        raw = self.retrying(self._receive_once, min(max_messages, MAX_RECEIVE), wait_seconds)
         messages = [Received.from_sqs(m) for m in raw]
         for message in messages:
             self.heartbeat.hold(message, message.receipt_handle)
@@ -140,16 +145,18 @@ class JobConsumer:
 
     # --- letting go ----------------------------------------------------------------------
     def delete(self, message: Received) -> bool:
-        """Delete a held message (only after its transcript, or its fate, is written)."""
+        """Delete a held message (only after its transcript, or its fate, is written).
+
+        ``True`` once the delete is on its way (see :class:`~batch_worker.deleter.Deleter`).
+        """
         if not self.heartbeat.drop(message):
             return False
-        try:
-            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
-        except (BotoCoreError, ClientError) as error:
-            # Its outcome is stored; the next worker to get it finds that and deletes it.
-            log.warning("could not delete message %s: %s", message.message_id, error)
-            return False
+        self.deleter.submit(message.message_id, message.receipt_handle)
         return True
+
+    def close(self) -> None:
+        """End of a run: send the deletes still pending."""
+        self.deleter.close()
 
     def release(self, message: Received, delay_seconds: int) -> bool:
         """Make a held message visible again after ``delay_seconds`` (0: at once)."""

@@ -1,18 +1,24 @@
 """Overlap I/O with compute: prepare the next jobs while one transcribes, upload off-thread.
 
-:class:`Prefetcher` receives messages and prepares them (download + decode) on its own
-thread, keeping at most ``PREFETCH`` prepared jobs waiting besides the one the engine is
-on: it takes a *slot* per message and the compute thread gives the slot back when it has
-finished transcribing. With ``PREFETCH=0`` the next message is received only once the
-engine is done with the current one.
+:class:`Prefetcher` receives messages and prepares them (download + decode) on threads of
+its own, keeping at most ``PREFETCH`` prepared jobs waiting besides the one the engine is
+on: it takes a *slot* per job and the compute thread gives the slot back when it has
+finished with it. With ``PREFETCH=0`` the next job is prepared only once the engine is done
+with the current one.
+
+It receives up to 10 messages at once, but only as many as the worker will start within
+about one lease (``VISIBILITY_TIMEOUT``), judged by the seconds the last jobs took to
+prepare and run: short jobs come 10 to a receive, while a worker busy with hour-long files
+takes one at a time and leaves the rest of the queue to other workers.
 
 :class:`Uploader` runs the uploads (transcript, sidecars, message delete) on a few threads
 of its own, so the engine starts the next job at once and short jobs are not held up by the
-seven S3 and SQS round trips of each upload.
+S3 and SQS round trips of each upload.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import logging
 import math
@@ -23,14 +29,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from batch_worker.consumer import JobConsumer, Received
+from batch_worker.consumer import MAX_RECEIVE, JobConsumer, Received
 from batch_worker.processor import JobProcessor, Prepared
 
-__all__ = ["MAX_RECEIVE", "Prefetcher", "RunLimits", "Uploader"]
+__all__ = ["Pace", "Prefetcher", "RunLimits", "Uploader"]
 
 log = logging.getLogger(__name__)
 
-MAX_RECEIVE = 10  # SQS's limit per ReceiveMessage
+PREPARE_THREADS = 2  # downloads and decodes at once, within the prefetch slots
 UPLOAD_THREADS = 4
 _POLL = 0.2  # how often a blocked thread looks whether it should stop
 
@@ -48,7 +54,41 @@ class RunLimits:
         return cls(exit_when_idle=0)
 
 
+class Pace:
+    """Seconds a job takes lately (prepare + compute, each smoothed): how many to receive."""
+
+    SMOOTHING = 0.3
+
+    def __init__(self, horizon_seconds: float, first_batch: int) -> None:
+        self.horizon_seconds = horizon_seconds
+        self.first_batch = first_batch
+        self._seconds: dict[str, float] = {}  # stage → smoothed seconds
+        self._lock = threading.Lock()
+
+    def record(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            last = self._seconds.get(stage, seconds)
+            self._seconds[stage] = last + self.SMOOTHING * (seconds - last)
+
+    def batch(self) -> int:
+        """How many jobs the worker starts within the horizon: 1 … 10."""
+        with self._lock:
+            seconds = sum(self._seconds.values()) if self._seconds else None
+        if seconds is None:
+            return max(1, min(MAX_RECEIVE, self.first_batch))
+        return max(1, min(MAX_RECEIVE, int(self.horizon_seconds / max(seconds, 1e-3))))
+
+
 class Prefetcher:
+    """Threads of its own: *receive* keeps a few messages in hand, two *prefetch* prepare them.
+
+    Receiving runs ahead of preparing, so the long poll of the next receive overlaps the
+    downloads of the current batch, and two downloads overlap when two slots are free. The
+    messages in hand (received, and not yet done by the compute thread) stay within the
+    slots plus what :class:`Pace` says the worker starts within one lease; with long jobs
+    that is the slots alone.
+    """
+
     def __init__(
         self,
         jobs: JobConsumer,
@@ -56,6 +96,7 @@ class Prefetcher:
         *,
         depth: int,
         wait_seconds: int,
+        lease_seconds: float,
         limits: RunLimits,
         stopping: threading.Event,
         release: Callable[[Received], None],
@@ -69,89 +110,148 @@ class Prefetcher:
         self.ready: queue.Queue[Prepared | None] = queue.Queue()  # None: no more jobs
         self.received = 0
         self.error: BaseException | None = None
-        self._slots = threading.Semaphore(depth + 1)
-        self._thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
+        self.pace = Pace(lease_seconds, first_batch=depth + 1)
+        self._capacity = depth + 1
+        self._slots = threading.Semaphore(self._capacity)
+        self._waiting: collections.deque[Received] = collections.deque()  # received, unprepared
+        self._in_hand = 0  # received and not yet done with
+        self._receiving = True
+        self._changed = threading.Condition()
+        self._idle_since: float | None = None
+        self._receiver = threading.Thread(target=self._run_receiver, name="receive", daemon=True)
+        self._preparers = [
+            threading.Thread(target=self._run_preparer, name=f"prefetch-{i}", daemon=True)
+            for i in range(min(PREPARE_THREADS, self._capacity))
+        ]
+        self._preparing = len(self._preparers)  # preparer threads still running
 
     def start(self) -> None:
-        self._thread.start()
+        self._receiver.start()
+        for thread in self._preparers:
+            thread.start()
 
     def join(self, timeout: float) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        deadline = time.monotonic() + timeout
+        for thread in (*self._preparers, self._receiver):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in (*self._preparers, self._receiver))
 
-    def job_done(self) -> None:
-        """The compute thread finished with a job: room for one more."""
+    def job_done(self, seconds: float = 0.0) -> None:
+        """The compute thread finished with a job (in ``seconds``): room for one more."""
         self._slots.release()
+        with self._changed:
+            self._in_hand -= 1
+            self._changed.notify_all()
+        if seconds:
+            self.pace.record("compute", seconds)
 
-    def _run(self) -> None:
+    # --- the receive thread --------------------------------------------------------------
+    def _run_receiver(self) -> None:
         try:
-            self._loop()
+            while not self.stopping.is_set():
+                room = self._room()
+                if room and not self._receive(room):
+                    return
         except Exception as error:
             log.exception("receiving stopped")
             self.error = error
         finally:
-            self.ready.put(None)
+            with self._changed:
+                self._receiving = False
+                self._changed.notify_all()
 
-    def _loop(self) -> None:
-        idle_since: float | None = None
-        while not self.stopping.is_set():
-            room = self._take_slots()
-            if room == 0:
-                continue
-            polled_at = time.monotonic()
-            messages = self.jobs.receive(room, self._wait(idle_since))
-            for _ in range(room - len(messages)):
-                self._slots.release()
-            self.received += len(messages)
-            if messages or self.jobs.held():
-                idle_since = None
-            else:
-                idle_since = idle_since or polled_at
-                if self._idle_too_long(idle_since):
-                    log.info(
-                        "the queue stayed empty for %.0f s; stopping", self.limits.exit_when_idle
-                    )
-                    return
-            for message in messages:
-                self._prepare(message)
-            if self.limits.max_jobs is not None and self.received >= self.limits.max_jobs:
+    def _room(self) -> int:
+        """How many to receive now; 0 (after a short wait) while enough are in hand.
+
+        The next receive starts while a few messages still wait (two, or one when a batch
+        is one), so preparing never waits for a long poll, and full batches of 10 keep
+        coming when jobs are short. With batches of one, what is in hand never exceeds the
+        prefetch slots.
+        """
+        target = self.pace.batch()
+        low = min(2, target)
+        with self._changed:
+            room = self._capacity + target + low - 2 - self._in_hand
+            if room <= 0 or len(self._waiting) >= low:
+                self._changed.wait(_POLL)
+                return 0
+            return min(MAX_RECEIVE, room)
+
+    def _receive(self, room: int) -> bool:
+        """Receive up to ``room`` messages; ``False`` once the run should end."""
+        if self.limits.max_jobs is not None:
+            if self.received >= self.limits.max_jobs:
                 log.info("took %d jobs (--max-jobs); stopping", self.received)
-                return
+                return False
+            room = min(room, self.limits.max_jobs - self.received)
+        polled_at = time.monotonic()
+        messages = self.jobs.receive(room, self._wait())
+        with self._changed:
+            self.received += len(messages)
+            self._in_hand += len(messages)
+            self._waiting.extend(messages)
+            self._changed.notify_all()
+        if messages or self.jobs.held():
+            self._idle_since = None
+            return True
+        self._idle_since = self._idle_since or polled_at
+        limit = self.limits.exit_when_idle
+        if limit is not None and time.monotonic() - self._idle_since >= limit:
+            log.info("the queue stayed empty for %.0f s; stopping", limit)
+            return False
+        return True
+
+    def _wait(self) -> int:
+        """Long-poll seconds: never past the moment the idle limit would be reached."""
+        if self.limits.exit_when_idle is None:
+            return self.wait_seconds
+        idle = 0.0 if self._idle_since is None else time.monotonic() - self._idle_since
+        remaining = math.ceil(self.limits.exit_when_idle - idle)
+        return min(self.wait_seconds, max(1, remaining))
+
+    # --- the prefetch thread -------------------------------------------------------------
+    def _run_preparer(self) -> None:
+        try:
+            while (message := self._next()) is not None:
+                self._prepare(message)
+        finally:
+            with self._changed:
+                self._preparing -= 1
+                last = self._preparing == 0
+            if last:
+                self._receiver.join()  # whatever it still receives goes back below
+                while self._waiting:  # received, never prepared: back to the queue at once
+                    self.release(self._waiting.popleft())
+                self.ready.put(None)
+
+    def _next(self) -> Received | None:
+        """Take a slot and the next message received; ``None`` once no more will come."""
+        while not self.stopping.is_set():
+            if not self._slots.acquire(timeout=_POLL):
+                continue
+            with self._changed:
+                if not self._waiting and self._receiving:
+                    self._changed.wait(_POLL)
+                if self._waiting:
+                    return self._waiting.popleft()
+                receiving = self._receiving
+            self._slots.release()
+            if not receiving:
+                return None
+        return None
 
     def _prepare(self, message: Received) -> None:
         if self.stopping.is_set():
             self.release(message)
             self.job_done()
             return
+        started = time.perf_counter()
         prepared = self.processor.prepare(message)
+        self.pace.record("prepare", time.perf_counter() - started)
         if prepared is None:
             self.job_done()
         else:
             self.ready.put(prepared)
-
-    def _take_slots(self) -> int:
-        """Wait for one free slot, then take what else is free, up to one receive's worth."""
-        if not self._slots.acquire(timeout=_POLL):
-            return 0
-        room = 1
-        limit = MAX_RECEIVE
-        if self.limits.max_jobs is not None:
-            limit = min(limit, self.limits.max_jobs - self.received)
-        while room < limit and self._slots.acquire(blocking=False):
-            room += 1
-        return room
-
-    def _wait(self, idle_since: float | None) -> int:
-        """Long-poll seconds: never past the moment the idle limit would be reached."""
-        if self.limits.exit_when_idle is None:
-            return self.wait_seconds
-        idle = 0.0 if idle_since is None else time.monotonic() - idle_since
-        remaining = math.ceil(self.limits.exit_when_idle - idle)
-        return min(self.wait_seconds, max(1, remaining))
-
-    def _idle_too_long(self, idle_since: float) -> bool:
-        limit = self.limits.exit_when_idle
-        return limit is not None and time.monotonic() - idle_since >= limit
 
 
 class Uploader:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -99,6 +100,7 @@ class Worker:
             self.processor,
             depth=self.settings.prefetch,
             wait_seconds=self.settings.wait_time_seconds,
+            lease_seconds=self.settings.visibility,
             limits=limits,
             stopping=self.shutdown.requested,
             release=self._release,
@@ -125,6 +127,7 @@ class Worker:
             self._wait_for(lambda t: _joined(compute, t), uploader.wait, prefetcher.join)
             returned = self.jobs.release_all()  # none unless the grace period ran out
         finally:
+            self.jobs.close()  # the deletes still pending
             self.heartbeat.stop()
             uploader.close()
         summary = RunSummary(
@@ -146,12 +149,13 @@ class Worker:
 
     def _compute(self, prefetcher: Prefetcher, uploader: Uploader) -> None:
         while (prepared := prefetcher.ready.get()) is not None:
+            started = time.perf_counter()
             try:
                 self._compute_one(prepared, uploader)
             except Exception as error:  # noqa: BLE001 - a bug must not stop the loop
                 self.failures.handle(prepared.message, prepared.job, error)  # → retried
             finally:
-                prefetcher.job_done()
+                prefetcher.job_done(time.perf_counter() - started)
 
     def _compute_one(self, prepared: Prepared, uploader: Uploader) -> None:
         if self.shutdown.requested.is_set():

@@ -35,6 +35,7 @@ from batch_worker.worker import RunSummary, Worker
 from tests.conftest import unique
 from tests.support.jobs import enqueue, queue_counts, upload_job
 from tests.support.processes import ROOT
+from transcription.aws import make_client
 from transcription.exceptions import EngineError
 from transcription.settings import AwsSettings, EngineSettings, StorageSettings
 
@@ -49,8 +50,16 @@ class SqsCalls:
         self.received: Counter[str] = Counter()
         self.deleted: Counter[str] = Counter()
         self._deleted_handles: list[str] = []
+        self.calls: Counter[str] = Counter()  # API calls by name
+        sqs.meta.events.register("before-call.sqs", self._on_call)
         sqs.meta.events.register("after-call.sqs.ReceiveMessage", self._on_receive)
         sqs.meta.events.register("before-parameter-build.sqs.DeleteMessage", self._on_delete)
+        sqs.meta.events.register(
+            "before-parameter-build.sqs.DeleteMessageBatch", self._on_delete_batch
+        )
+
+    def _on_call(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
 
     def _on_receive(self, parsed: dict[str, Any], **_: Any) -> None:
         for message in parsed.get("Messages", ()):
@@ -59,6 +68,10 @@ class SqsCalls:
 
     def _on_delete(self, params: dict[str, Any], **_: Any) -> None:
         self.deleted[self.message_of[params["ReceiptHandle"]]] += 1
+
+    def _on_delete_batch(self, params: dict[str, Any], **_: Any) -> None:
+        for entry in params["Entries"]:
+            self.deleted[self.message_of[entry["ReceiptHandle"]]] += 1
 
 
 def queue_pair(sqs: Any, max_receive_count: int) -> dict[str, str]:
@@ -173,6 +186,9 @@ def test_twenty_jobs_become_twenty_transcripts_each_message_deleted_once(
     assert queue_counts(sqs, queues["dlq"]) == (0, 0)
     assert run_worker.calls is not None
     assert run_worker.calls.deleted == Counter(dict.fromkeys(jobs, 1))
+    # Batched: several messages a receive, deletes in DeleteMessageBatch calls.
+    assert run_worker.calls.calls["ReceiveMessage"] < len(jobs) / 2
+    assert run_worker.calls.calls["DeleteMessage"] == 0
     for job, name in jobs.values():
         transcript = read_json(s3, bucket, job.output_key)
         assert transcript["route"] == "batch"
@@ -529,3 +545,30 @@ def test_jobs_of_a_worker_that_stops_renewing_come_back_after_the_short_lease(
     )["Messages"]
     assert {m["MessageId"] for m in back} == ids
     assert {m["Attributes"]["ApproximateReceiveCount"] for m in back} == {"2"}
+
+
+def test_deletes_from_many_threads_share_batch_calls(
+    aws_settings: AwsSettings, engine: Any, s3: Any, sqs: Any, bucket: str, queues: dict[str, str]
+) -> None:
+    for start in range(0, 20, 10):
+        entries = [{"Id": str(i), "MessageBody": "{}"} for i in range(start, start + 10)]
+        sqs.send_message_batch(QueueUrl=queues["queue"], Entries=entries)
+    settings = WorkerSettings(
+        aws=aws_settings, engine=EngineSettings(), queue_url=queues["queue"], dlq_url=queues["dlq"]
+    )
+    worker_sqs = make_client("sqs", aws_settings)
+    calls = SqsCalls(worker_sqs)
+    worker = Worker(settings, engine, sqs=worker_sqs, s3=s3, dlq_url=queues["dlq"])
+    held = worker.jobs.receive(10, 1) + worker.jobs.receive(10, 1)
+    assert len(held) == 20
+
+    threads = [threading.Thread(target=worker.jobs.delete, args=(m,)) for m in held]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    worker.jobs.close()
+
+    assert calls.calls["DeleteMessageBatch"] == 2
+    assert calls.deleted == Counter({m.message_id: 1 for m in held})
+    assert queue_counts(sqs, queues["queue"]) == (0, 0)

@@ -26,6 +26,7 @@ from batch_worker.exceptions import QueueUnreachable
 from batch_worker.failures import MAX_BACKOFF_SECONDS, Action, backoff_seconds, classify
 from batch_worker.heartbeat import Heartbeat
 from batch_worker.metrics import SCHEMA, job_fields
+from batch_worker.prefetch import Pace
 from batch_worker.processor import parse_job
 from batch_worker.settings import WorkerSettings
 from tests.unit.test_light_imports import heavy_modules_after_import
@@ -122,6 +123,22 @@ def test_backoff_grows_with_each_receive_is_jittered_and_capped() -> None:
         assert len(values) > 5  # jittered
     assert backoff_seconds(30, 30, rng) <= MAX_BACKOFF_SECONDS
     assert backoff_seconds(1, 0, rng) == 0
+
+
+# --- how many to receive at once ----------------------------------------------------------
+def test_pace_receives_ten_short_jobs_at_once_and_long_jobs_one_by_one() -> None:
+    pace = Pace(horizon_seconds=30, first_batch=2)
+    assert pace.batch() == 2  # nothing measured yet: one per prefetch slot
+    pace.record("prepare", 0.02)
+    pace.record("compute", 0.1)
+    assert pace.batch() == 10  # SQS's limit
+    slow = Pace(horizon_seconds=30, first_batch=2)
+    slow.record("prepare", 2.0)
+    slow.record("compute", 600.0)
+    assert slow.batch() == 1  # the rest of the queue stays for other workers
+    for _ in range(30):
+        slow.record("compute", 4.0)  # the jobs got shorter: it follows
+    assert slow.batch() == 4  # 30 s ÷ (2 + 4 s)
 
 
 # --- job parsing -------------------------------------------------------------------------
