@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +90,7 @@ class DirectClient:
         *,
         breaker: CircuitBreaker,
         health: HealthClient,
-        api_key: str | None,
+        api_key: Callable[[], str | None],  # read per request: a rotated key is picked up
         timeout: float,
         max_attempts: int,
         backoff: float,
@@ -152,8 +153,9 @@ class DirectClient:
 
     def _post(self, url: str, body: bytes, timeout: float) -> HttpResponse:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
+        key = self.api_key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
         try:
             return self.transport("POST", url, timeout=timeout, body=body, headers=headers)
         except TransportError as error:

@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from tenacity.wait import wait_base
 
+from lambda_router.api_key import ApiKeySource
 from lambda_router.breaker import CircuitBreaker
 from lambda_router.client import DirectClient
 from lambda_router.deadline import Deadline
@@ -118,6 +119,7 @@ class Router:
         self.store = TranscriptStore(s3, storage.output_bucket, self.layout)
         self.queue = JobPublisher(sqs, settings.queue_url)
         transport = transport or UrllibTransport()
+        ssm = ssm or _lazy_client("ssm", settings)
         self.breaker = breaker or CircuitBreaker(
             settings.breaker_failures, settings.breaker_cooldown_seconds
         )
@@ -130,7 +132,7 @@ class Router:
             transport,
             breaker=self.breaker,
             health=self.health,
-            api_key=settings.api_key,
+            api_key=ApiKeySource.from_settings(settings, ssm).get,
             timeout=settings.direct_timeout_seconds,
             max_attempts=settings.direct_max_attempts,
             backoff=settings.direct_backoff_seconds,
@@ -140,7 +142,7 @@ class Router:
         self.server_url = ServerUrlSource(
             url=settings.server_url,
             parameter=settings.server_url_parameter,
-            ssm=ssm or _lazy_client("ssm", settings),
+            ssm=ssm,
             ttl=settings.server_url_ttl_seconds,
         )
         self.metrics = metrics or Metrics(settings.metrics_namespace)

@@ -424,7 +424,10 @@ def test_1_router_lambda_configuration_and_environment(deployment: Deployment) -
     assert environment["AUDIO_BUCKET"] == d.bucket
     assert environment["QUEUE_URL"] == values["QUEUE_URL"]
     assert environment["SERVER_URL_PARAMETER"] == f"/{d.project}/server-url"
-    assert environment["API_KEY"] == values["API_KEY"]
+    # The key is read from the server's SecureString, never a plaintext variable.
+    assert environment["API_KEY_PARAMETER"] == f"/{d.project}/api-keys"
+    assert "API_KEY" not in environment
+    assert values["API_KEY"] not in json.dumps(config)
     assert (environment["INPUT_PREFIX"], environment["OUTPUT_PREFIX"]) == ("audio/", "transcripts/")
     assert "SERVER_URL" not in environment  # the router follows the SSM parameter
     concurrency = aws_lambda.get_function_concurrency(FunctionName=name)
@@ -693,7 +696,7 @@ def test_3_validate_steps_pass_and_catch_drift(deployment: Deployment) -> None:
     # They only read, so two run at a time (the machine has two cores).
     for result in d.run_ok(VALIDATE, "validate", parallel=2):
         assert "DRIFT" not in result.stderr, result.stderr
-    # No step wrote an API key to its output (the router's environment holds one).
+    # No step wrote an API key to its output.
     key = d.values()["API_KEY"]
     for phase in d.results.values():
         for result in phase:
