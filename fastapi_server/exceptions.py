@@ -74,9 +74,9 @@ class RateLimited(ApiError):
     status = 429
     code = "rate_limited"
 
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: float, subject: str = "this API key") -> None:
         super().__init__(
-            f"rate limit exceeded for this API key; retry in {max(1, round(retry_after))} s",
+            f"rate limit exceeded for {subject}; retry in {max(1, round(retry_after))} s",
             _retry_after(retry_after),
         )
 

@@ -1,5 +1,9 @@
-"""A token bucket per API key, in process: ``RATE_LIMIT_BURST`` requests at once, refilled at
-``RATE_LIMIT_PER_MINUTE``. An empty bucket answers 429 with ``Retry-After``.
+"""Token buckets, in process, one per key: an empty bucket answers 429 with ``Retry-After``.
+
+The server keeps two limiters: per API key (``RATE_LIMIT_BURST`` requests at once, refilled
+at ``RATE_LIMIT_PER_MINUTE``), and per client address for requests without a valid key
+(``UNAUTHENTICATED_RATE_LIMIT_BURST`` / ``UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE``), so
+guessing keys is slow. ``/health`` needs no key and is never limited.
 """
 
 from __future__ import annotations

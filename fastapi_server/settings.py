@@ -30,6 +30,9 @@ class ServerSettings:
     allowed_buckets: tuple[str, ...] = ()  # default: AUDIO_BUCKET and TRANSCRIPT_BUCKET
     rate_limit_per_minute: float = 600.0  # per API key; 0 turns rate limiting off
     rate_limit_burst: int = 60
+    # Requests without a valid key, per client address (before the 401); beyond: 429.
+    unauthenticated_rate_limit_per_minute: float = 30.0  # 0 turns it off
+    unauthenticated_rate_limit_burst: int = 10
     log_level: str = "INFO"
 
     @property

@@ -22,8 +22,9 @@ class ServerState:
     settings: ServerSettings
     s3: Any  # boto3 S3 client (injected; built from settings by default)
     slots: Slots
-    limiter: RateLimiter
+    limiter: RateLimiter  # per API key
     metrics: Metrics
+    unauthenticated: RateLimiter = field(default_factory=lambda: RateLimiter(0, 1))  # per address
     in_flight: InFlight[Any] = field(default_factory=InFlight)
     keys: KeyRing | None = None
     engine: Engine | None = None
@@ -45,4 +46,8 @@ class ServerState:
             slots=slots,
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             metrics=metrics,
+            unauthenticated=RateLimiter(
+                settings.unauthenticated_rate_limit_per_minute,
+                settings.unauthenticated_rate_limit_burst,
+            ),
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +101,7 @@ class DirectClient:
         *,
         breaker: CircuitBreaker,
         health: HealthClient,
-        api_key: str | None,
+        api_key: Callable[[], str | None],  # read per request: a rotated key is picked up
         timeout: AttemptTimeout,
         max_attempts: int,
         backoff: float,
@@ -172,8 +173,9 @@ class DirectClient:
     def _post(self, url: str, body: bytes, work: float, left: float, attempts: int) -> HttpResponse:
         """One attempt, with the work's timeout unless the budget leaves less."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
+        key = self.api_key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
         timeout = max(0.05, min(work, left))
         try:
             return self.transport("POST", url, timeout=timeout, body=body, headers=headers)

@@ -47,7 +47,15 @@ from transcription.exceptions import SettingsError
 from transcription.logging import configure
 from transcription.settings import AwsSettings, load
 
-__all__ = ["ReplayReport", "ReplaySettings", "Replayer", "failure_payload", "main"]
+__all__ = [
+    "ReplayReport",
+    "ReplaySettings",
+    "Replayer",
+    "failure_payload",
+    "in_process",
+    "main",
+    "via_lambda",
+]
 
 log = logging.getLogger(__name__)
 

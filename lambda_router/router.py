@@ -23,6 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from tenacity.wait import wait_base
 
+from lambda_router.api_key import ApiKeySource
 from lambda_router.breaker import CircuitBreaker
 from lambda_router.client import DirectClient
 from lambda_router.deadline import Deadline
@@ -131,6 +132,7 @@ class Router:
         self.store = TranscriptStore(s3, storage.output_bucket, self.layout)
         self.queue = JobPublisher(sqs, settings.queue_url)
         transport = transport or UrllibTransport()
+        ssm = ssm or _lazy_client("ssm", settings)
         self.breaker = breaker or CircuitBreaker(
             settings.breaker_failures, settings.breaker_cooldown_seconds
         )
@@ -143,7 +145,7 @@ class Router:
             transport,
             breaker=self.breaker,
             health=self.health,
-            api_key=settings.api_key,
+            api_key=ApiKeySource.from_settings(settings, ssm).get,
             timeout=AttemptTimeout(
                 floor=settings.direct_timeout_min_seconds,
                 ceiling=settings.direct_timeout_seconds,
@@ -158,7 +160,7 @@ class Router:
         self.server_url = ServerUrlSource(
             url=settings.server_url,
             parameter=settings.server_url_parameter,
-            ssm=ssm or _lazy_client("ssm", settings),
+            ssm=ssm,
             ttl=settings.server_url_ttl_seconds,
         )
         self.metrics = metrics or Metrics(settings.metrics_namespace)

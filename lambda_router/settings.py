@@ -52,7 +52,10 @@ class RouterSettings:
     server_url: str | None = None
     server_url_parameter: str | None = None
     server_url_ttl_seconds: float = 60.0
-    api_key: str | None = secret(None)  # sent as "Authorization: Bearer"
+    api_key: str | None = secret(None)  # sent as "Authorization: Bearer" (local, tests)
+    # Else the first key of this SSM SecureString (the server's API_KEYS_PARAMETER), cached.
+    api_key_parameter: str | None = None
+    api_key_ttl_seconds: float = 300.0
     # Health check and circuit breaker.
     health_timeout_seconds: float = 2.5
     health_cache_seconds: float = 2.0
@@ -94,6 +97,7 @@ class RouterSettings:
         _at_least("BREAKER_COOLDOWN_SECONDS", self.breaker_cooldown_seconds, 0)
         _at_least("DIRECT_BACKOFF_SECONDS", self.direct_backoff_seconds, 0)
         _at_least("SERVER_URL_TTL_SECONDS", self.server_url_ttl_seconds, 0)
+        _at_least("API_KEY_TTL_SECONDS", self.api_key_ttl_seconds, 0)
         if not 0 <= self.timeout_queue_delay_seconds <= MAX_SQS_DELAY_SECONDS:
             raise SettingsError(
                 f"TIMEOUT_QUEUE_DELAY_SECONDS must be between 0 and {MAX_SQS_DELAY_SECONDS}"

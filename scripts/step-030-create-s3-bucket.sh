@@ -5,7 +5,8 @@
 # Usage: scripts/step-030-create-s3-bucket.sh [--dry-run] [--help]
 #
 # Each bucket: all public access blocked; a bucket policy that denies every request not made
-# over TLS (aws:SecureTransport false; other statements of an existing policy are kept);
+# over TLS (aws:SecureTransport false; other statements of an existing policy are kept; on
+# AWS, not in local mode unless TLS_ONLY_POLICY=true: moto's endpoint is plain HTTP);
 # default encryption (SSE-S3, or the KMS encryption it already has); a lifecycle rule that
 # aborts multipart uploads left unfinished for 7 days.
 # The audio bucket: EventBridge notifications on (uploads reach the rule of step-341).
@@ -15,7 +16,7 @@
 # tagged ManagedBy=transcription-router-scripts; step-999 deletes only such buckets.
 #
 # Inputs:  config.env (AUDIO_BUCKET, TRANSCRIPT_BUCKET, OUTPUT_PREFIX,
-#          ERROR_RECORD_EXPIRATION_DAYS)
+#          ERROR_RECORD_EXPIRATION_DAYS, TLS_ONLY_POLICY)
 # Creates: the bucket(s)
 # IAM actions: sts:GetCallerIdentity, s3:ListBucket (HeadBucket), s3:CreateBucket,
 #   s3:PutBucketTagging, s3:GetBucketPublicAccessBlock, s3:PutBucketPublicAccessBlock,

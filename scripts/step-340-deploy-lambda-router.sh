@@ -11,9 +11,11 @@
 # ROUTER_MAX_EVENT_AGE_SECONDS and an on-failure destination: the router failure queue of
 # step-020 (replay its records with `python -m lambda_router.replay`).
 # Environment: AUDIO_BUCKET, INPUT_PREFIX, OUTPUT_PREFIX, QUEUE_URL, SERVER_URL_PARAMETER (the
-# router reads the server's URL from SSM, so a relaunched server needs no redeploy), API_KEY,
-# and the router's optional settings that config.env sets (TRANSCRIPT_BUCKET,
-# OUTPUT_FORMATS, DIRECT_*, HEALTH_*, BREAKER_*, ...).
+# router reads the server's URL from SSM, so a relaunched server needs no redeploy),
+# API_KEY_PARAMETER (= API_KEYS_PARAMETER, the SecureString of step-320: the router sends its
+# first key, read at most every API_KEY_TTL_SECONDS; no key is in the environment), and the
+# router's optional settings that config.env sets (TRANSCRIPT_BUCKET, OUTPUT_FORMATS,
+# DIRECT_*, HEALTH_*, BREAKER_*, ...).
 #
 # Inputs:  config.env; ROUTER_ZIP (default dist/lambda_router.zip, from `make lambda-zip`)
 # Creates: the function, its reserved concurrency and event invoke configuration

@@ -42,11 +42,15 @@ def _identify(
     keys = state.keys
     if keys is None:
         raise NotReady("the server is starting")
+    address = request.client.host if request.client else "unknown"
     if keys.anonymous:
-        address = request.client.host if request.client else "unknown"
         return Caller(f"{ANONYMOUS}:{address}")
     ident = keys.identify(credentials.credentials if credentials else None)
     if ident is None:
+        # Guessing keys costs a token of the caller's address: a flood gets 429, not 401s.
+        wait = state.unauthenticated.take(address)
+        if wait is not None:
+            raise RateLimited(wait, "requests without a valid API key from this address")
         raise Unauthorized()
     return Caller(ident)
 

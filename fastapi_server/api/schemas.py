@@ -47,7 +47,8 @@ _ERROR_TEXT = {
     413: "The upload is larger than MAX_UPLOAD_MB, or the audio longer than MAX_AUDIO_SECONDS.",
     415: "Not decodable audio (or empty), or the body is not multipart/form-data.",
     422: "The request is malformed: a missing or invalid field, or a malformed S3 path.",
-    429: "This API key's rate limit is exhausted; see `Retry-After`.",
+    429: "The rate limit of this API key (or of requests without a valid key from this "
+    "address) is exhausted; see `Retry-After`.",
     502: "S3 answered with an unexpected error.",
     503: "Busy (every slot taken and the waiting line full), the model still loading, or S3 "
     "unreachable; see `Retry-After`.",

@@ -7,7 +7,8 @@
 
 # Router settings passed to the Lambda when config.env sets them (lambda_router/settings.py);
 # the others keep the router's defaults.
-ROUTER_OPTIONAL_ENV=(TRANSCRIPT_BUCKET OUTPUT_FORMATS DIRECT_MAX_BYTES DIRECT_TIMEOUT_SECONDS
+ROUTER_OPTIONAL_ENV=(TRANSCRIPT_BUCKET OUTPUT_FORMATS API_KEY_TTL_SECONDS DIRECT_MAX_BYTES
+  DIRECT_TIMEOUT_SECONDS
   DIRECT_MAX_ATTEMPTS DIRECT_BACKOFF_SECONDS HEALTH_TIMEOUT_SECONDS HEALTH_CACHE_SECONDS
   BREAKER_FAILURES BREAKER_COOLDOWN_SECONDS SERVER_URL_TTL_SECONDS ENQUEUE_RESERVE_MS
   TIMEOUT_QUEUE_DELAY_SECONDS METRICS_NAMESPACE)
@@ -55,16 +56,20 @@ repo_path() {
 # --- router (step-340) ----------------------------------------------------------------------
 router_resources() {
   local zip environment
+  # The router reads its key (the first one) from the server's SecureString (step-320): no
+  # key is a plaintext Lambda environment variable.
+  # shellcheck disable=SC2153 # API_KEYS_PARAMETER: set by derive_names (common.sh)
+  local API_KEY_PARAMETER=$API_KEYS_PARAMETER
   require_recorded ROUTER_ROLE_ARN step-010-setup-iam-permissions.sh
   require_recorded QUEUE_URL step-020-create-sqs-resources.sh
   require_recorded ROUTER_SECURITY_GROUP_ID step-310-create-network.sh
   require_recorded SUBNET_IDS step-310-create-network.sh
-  require_config API_KEY
+  require_config API_KEYS_PARAMETER
   zip=$(repo_path "$ROUTER_ZIP")
   [[ -f $zip ]] || die "$zip is missing: run \`make lambda-zip\` first (it builds the router's deployment package)"
   load_account_id
   environment=$(env_json AUDIO_BUCKET INPUT_PREFIX OUTPUT_PREFIX QUEUE_URL SERVER_URL_PARAMETER \
-    API_KEY "${ROUTER_OPTIONAL_ENV[@]}")
+    API_KEY_PARAMETER "${ROUTER_OPTIONAL_ENV[@]}")
   ensure_function "$ROUTER_NAME" "$ROUTER_ROLE_ARN" lambda_router.handler.lambda_handler "$zip" \
     "$ROUTER_TIMEOUT" "$ROUTER_MEMORY_MB" "$environment" "$SUBNET_IDS" "$ROUTER_SECURITY_GROUP_ID"
   FOUND_ROUTER_FUNCTION_ARN=$ENSURED_FUNCTION_ARN

@@ -53,6 +53,18 @@ ensure_public_access_block() {
     aws_do s3api put-public-access-block --bucket "$name" --public-access-block-configuration "$want"
 }
 
+# tls_only_wanted: whether the buckets get the TLS-only policy (TLS_ONLY_POLICY): always on
+# AWS by default, not in local mode, where the endpoint is plain HTTP on loopback and moto
+# enforces every Deny statement whatever its condition (it would refuse every request).
+tls_only_wanted() {
+  case ${TLS_ONLY_POLICY:-auto} in
+    true) return 0 ;;
+    false) return 1 ;;
+    auto) ! is_local ;;
+    *) die "TLS_ONLY_POLICY='$TLS_ONLY_POLICY' must be auto, true or false" ;;
+  esac
+}
+
 # The bucket policy refuses every request not made over TLS (aws:SecureTransport false);
 # other statements of an existing policy are kept.
 ensure_tls_only_policy() {
@@ -135,7 +147,11 @@ s3_resources() {
       continue
     fi
     ensure_public_access_block "$bucket"
-    ensure_tls_only_policy "$bucket"
+    if tls_only_wanted; then
+      ensure_tls_only_policy "$bucket"
+    else
+      log_info "bucket $bucket: no TLS-only policy (TLS_ONLY_POLICY=${TLS_ONLY_POLICY:-auto}; local mode is plain HTTP)"
+    fi
     ensure_encryption "$bucket"
     if [[ $bucket == "$AUDIO_BUCKET" ]]; then
       ensure_eventbridge_notifications "$bucket"

@@ -134,13 +134,14 @@ def test_the_router_policy_allows_what_the_router_calls(
     deployment: Deployment, aws_client: Any
 ) -> None:
     d, s3, ssm = deployment, aws_client("s3"), aws_client("ssm")
-    with FakeServer(s3) as server:
+    with FakeServer(s3, api_key=KEY) as server:
         ssm.put_parameter(Name=d.names["SERVER_URL_PARAMETER"], Value=server.url, Type="String")
         settings = RouterSettings(
             storage=StorageSettings(audio_bucket=d.bucket),
             queue_url=d.queue_url,
             aws=d.aws,
             server_url_parameter=d.names["SERVER_URL_PARAMETER"],
+            api_key_parameter=d.names["API_KEYS_PARAMETER"],  # as step-340 configures it
         )
         router = Router.from_settings(settings)
         for key in ("audio/iam/direct.wav", "audio/iam/notes.txt"):
@@ -155,6 +156,7 @@ def test_the_router_policy_allows_what_the_router_calls(
         [result] = handle(router, event, context())
     assert result["route"] == "queued", result
     assert queued["ETag"]
+    assert [p.headers["authorization"] for p in server.seen("/transcribe-s3")] == [f"Bearer {KEY}"]
     made = checked(d, "router")
     assert {"GetParameter", "HeadObject", "SendMessage", "PutObject"} <= made
 

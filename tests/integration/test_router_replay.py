@@ -8,16 +8,18 @@ leaves failures and foreign messages queued, and never takes more than was there
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from typing import Any
 
 import pytest
 
 from lambda_router.handler import handle
-from lambda_router.replay import Replayer, failure_payload, in_process
+from lambda_router.replay import Replayer, failure_payload, in_process, via_lambda
 from lambda_router.router import Router
 from lambda_router.settings import RouterSettings
 from tests.conftest import unique
@@ -165,3 +167,31 @@ def test_the_replay_command_runs_the_router_in_process_locally(
     assert (report["at_start"], len(report["replayed"]), report["left"]) == (1, 1, 0)
     [job] = jobs(sqs, queue_url)
     assert job["key"] == KEY
+
+
+def test_on_aws_replay_invokes_the_router_function_asynchronously(
+    aws_client: Any, sqs: Any, failure_queue: str
+) -> None:
+    """As EventBridge invoked it (InvocationType=Event). moto accepts the invocation (202) but
+    cannot run Lambda code; the router's own run is the in-process tests above."""
+    iam, aws_lambda = aws_client("iam"), aws_client("lambda")
+    role = iam.create_role(RoleName=unique("router"), AssumeRolePolicyDocument="{}")["Role"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("lambda_router/handler.py", "def lambda_handler(event, context): ...\n")
+    function = aws_lambda.create_function(
+        FunctionName=unique("router"),
+        Runtime="python3.12",
+        Role=role["Arn"],
+        Handler="lambda_router.handler.lambda_handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
+    body = json.dumps(load_event("lambda-destination-on-failure"))
+    sent = sqs.send_message(QueueUrl=failure_queue, MessageBody=body)["MessageId"]
+    report = Replayer(sqs, failure_queue, via_lambda(aws_lambda, function)).run()
+    assert (report.replayed, report.failed, report.left) == ([sent], {}, 0)
+    refused = Replayer(sqs, failure_queue, via_lambda(aws_lambda, function + "-gone"))
+    sqs.send_message(QueueUrl=failure_queue, MessageBody=body)
+    report = refused.run()
+    assert len(report.failed) == 1 and "ResourceNotFoundException" in str(report.failed)
+    assert report.left == 1
