@@ -11,10 +11,13 @@ hold nothing, visible, in flight or delayed), every key is checked:
 - lost: the latest audio version has no transcript at all;
 - stale: the transcript's ``source.etag`` is not the audio's current ETag;
 - duplicated: the bucket is versioned (turned on by this test, before the first upload), so
-  every write of ``transcripts/<key>.json`` is kept as an S3 object version; a write whose
-  ``source.etag`` was already written to that key before is a duplicate (the same audio
-  version transcribed twice into the final object). Every audio version of a key has
-  different bytes (another sample, another length), so its ETag names it.
+  every write of ``transcripts/<key>.json`` is kept as an S3 object version. Each write
+  belongs to one transcription run, told apart by its ``route`` and ``timings`` (when that
+  engine run started and finished; a write without a start time is a run of its own). A
+  second run for the same ``source.etag`` is a duplicate: the same audio version transcribed
+  twice into the final object. Writing one run's transcript again (e.g. a repair) is a write,
+  not a duplicate. Every audio version of a key has different bytes (another sample, another
+  length), so its ETag names it.
 
 The report line is printed; 0 lost, 0 stale and 0 duplicated are required. Then `make down`
 stops the supervised stack and `make up` exits 0.
@@ -207,10 +210,10 @@ class Chaos:
             time.sleep(2)
         return time.monotonic() - started
 
-    def transcript_writes(self, relative: str) -> Counter[str]:
-        """How many times each source ETag was written to the key's transcript object."""
+    def transcript_runs(self, relative: str) -> tuple[int, Counter[str]]:
+        """Writes of the key's transcript object, and transcription runs per source ETag."""
         key = f"{self.output_prefix}{relative}.json"
-        writes: Counter[str] = Counter()
+        writes, runs = 0, set()
         paginator = self.s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
             for version in page.get("Versions", []):
@@ -219,8 +222,17 @@ class Chaos:
                 body = self.s3.get_object(
                     Bucket=self.bucket, Key=key, VersionId=version["VersionId"]
                 )["Body"].read()
-                writes[json.loads(body)["source"]["etag"]] += 1
-        return writes
+                transcript = json.loads(body)
+                writes += 1
+                timings = transcript.get("timings") or {}
+                # No start time to tell runs apart: every write counts as a run of its own.
+                run = (
+                    json.dumps([transcript.get("route"), timings])
+                    if timings.get("started_at")
+                    else version["VersionId"]
+                )
+                runs.add((transcript["source"]["etag"], run))
+        return writes, Counter(etag for etag, _ in runs)
 
 
 def alive(pid: int) -> bool:
@@ -264,9 +276,9 @@ def test_kill_9_of_server_worker_and_pump_loses_nothing_then_make_down_stops_all
             stale.append(relative)
         else:
             routes[transcript["route"]] += 1
-        per_version = chaos.transcript_writes(relative)
-        writes += sum(per_version.values())
-        duplicated += [f"{relative}@{etag}" for etag, n in per_version.items() if n > 1]
+        key_writes, runs = chaos.transcript_runs(relative)
+        writes += key_writes
+        duplicated += [f"{relative}@{etag}" for etag, n in runs.items() if n > 1]
     restarts = up.state()["restarts"]
     print(
         f"\nchaos: keys={len(chaos.etags)} versions={chaos.versions} "
