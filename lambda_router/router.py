@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
 from tenacity.wait import wait_base
 
 from lambda_router.api_key import ApiKeySource
@@ -38,16 +37,14 @@ from lambda_router.settings import ClientLimits, RouterSettings
 from lambda_router.timeout import AttemptTimeout
 from lambda_router.transport import Transport, UrllibTransport
 from transcription.aws import make_client
-from transcription.exceptions import StorageUnavailable
 from transcription.job import Job, JobOptions
 from transcription.layout import (
     SUPPORTED_EXTENSIONS,
     Layout,
     has_supported_extension,
-    normalize_etag,
 )
 from transcription.logging import log_context
-from transcription.store import TranscriptStore, is_not_found
+from transcription.store import TranscriptStore
 
 __all__ = ["RouteResult", "Router", "aws_client"]
 
@@ -250,15 +247,10 @@ class Router:
         """ETag and size from the event; a manual invocation without them HEADs the audio."""
         if event.etag is not None and event.size is not None:
             return _Object(event, event.etag, event.size, output_key)
-        try:
-            head = self.s3.head_object(Bucket=event.bucket, Key=event.key)
-        except ClientError as error:
-            if is_not_found(error):
-                return None
-            raise StorageUnavailable(
-                f"cannot HEAD s3://{event.bucket}/{event.key}: {error}"
-            ) from error
-        return _Object(event, normalize_etag(head["ETag"]), int(head["ContentLength"]), output_key)
+        head = self.store.objects.head(event.bucket, event.key)
+        if head is None:
+            return None
+        return _Object(event, head.etag, head.size, output_key)
 
     def _unsupported(self, obj: _Object) -> RouteResult:
         extension = posixpath.splitext(obj.event.key)[1] or "no extension"

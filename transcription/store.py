@@ -32,7 +32,6 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from transcription import formats
-from transcription.aws_errors import is_not_found
 from transcription.exceptions import (
     ConditionFailed,
     SourceChanged,
@@ -50,7 +49,6 @@ __all__ = [
     "StoredObject",
     "TranscriptStore",
     "Unseen",
-    "is_not_found",
     "sidecar_formats",
 ]
 
