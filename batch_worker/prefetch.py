@@ -214,6 +214,10 @@ class Prefetcher:
         try:
             while (message := self._next()) is not None:
                 self._prepare(message)
+        except Exception as error:  # a bug: stop the run instead of hanging it
+            log.exception("preparing stopped")
+            self.error = error
+            self.stopping.set()
         finally:
             with self._changed:
                 self._preparing -= 1

@@ -1,11 +1,13 @@
 """The worker: drain the jobs queue with one loaded engine, overlapping I/O and compute.
 
-Four threads share the work of every job:
+Threads share the work of every job:
 
-- *prefetch* receives messages and prepares them (see :mod:`.prefetch`);
-- *compute* takes prepared jobs in order and runs the engine;
-- *upload* (a few threads) writes the transcripts and deletes the messages;
-- *heartbeat* keeps every held message invisible to other workers (see :mod:`.heartbeat`).
+- *receive* takes messages off the queue, up to 10 at a time, and two *prefetch* threads
+  prepare them (download + decode; see :mod:`.prefetch`);
+- *compute* takes prepared jobs and runs the engine;
+- *upload* (a few threads) writes the transcripts and hands the messages to *deleter*,
+  which deletes them in batches (see :mod:`.deleter`);
+- *heartbeat* renews the lease of every held message (see :mod:`.heartbeat`).
 
 The calling thread only supervises: it returns when the run ends by itself
 (:class:`~batch_worker.prefetch.RunLimits`) or, after a stop request, when the running job
