@@ -34,6 +34,7 @@ from tenacity import (
 from batch_worker.deleter import Deleter
 from batch_worker.exceptions import NoDeadLetterQueue, QueueUnreachable
 from batch_worker.heartbeat import Heartbeat
+from transcription.aws_errors import is_retryable
 from transcription.transcript import utc_now
 
 __all__ = [
@@ -58,10 +59,6 @@ MAX_DETAIL_CHARS = 1000
 MAX_ATTRIBUTES = 10  # SQS's limit of message attributes per message
 DEAD_LETTER = "dead_letter"  # the attribute a worker's DLQ copy adds: why, as JSON
 KEPT = frozenset({"reason", "trace_id"})  # never folded into DEAD_LETTER
-_TRANSIENT_CODES = frozenset(
-    {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable",
-     "InternalError", "InternalFailure", "KmsThrottled"}
-)  # fmt: skip
 
 
 @dataclass(eq=False)  # identity: each receive of a message is its own Received
@@ -133,7 +130,7 @@ class JobConsumer:
                 MessageAttributeNames=["All"],
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _TRANSIENT_CODES:
+            if is_retryable(error):
                 raise QueueUnreachable(f"SQS receive failed: {error}") from error
             raise
         except BotoCoreError as error:  # connection refused, timeouts

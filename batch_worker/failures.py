@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_worker.consumer import JobConsumer, Received
 from batch_worker.metrics import JobMetrics
+from transcription.aws_errors import error_code
 from transcription.exceptions import MalformedJob, SourceChanged, TranscriptionError
 from transcription.job import Job
 from transcription.store import TranscriptStore
@@ -64,7 +65,7 @@ class Disposition:
 
 def _code(error: BaseException) -> str:
     if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code") or type(error).__name__)
+        return error_code(error) or type(error).__name__
     return str(getattr(error, "code", None) or type(error).__name__)
 
 

@@ -54,6 +54,8 @@ _RETRYABLE = frozenset(
         "RequestTimeoutException",
         "ServiceUnavailable",
         "InternalError",
+        "InternalFailure",
+        "KmsThrottled",
     }
 )
 

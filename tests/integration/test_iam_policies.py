@@ -117,7 +117,11 @@ def test_the_worker_policy_allows_what_the_worker_calls(
     enqueue(sqs, d.queue_url, missing)
     sqs.send_message(QueueUrl=d.queue_url, MessageBody="{not json")
     settings = WorkerSettings(
-        aws=d.aws, engine=EngineSettings(), queue_url=d.queue_url, wait_time_seconds=1
+        aws=d.aws,
+        engine=EngineSettings(),
+        storage=StorageSettings(audio_bucket=d.bucket),
+        queue_url=d.queue_url,
+        wait_time_seconds=1,
     )  # no DLQ_URL: the worker finds the DLQ from the jobs queue's redrive policy
     worker_sqs = aws_client("sqs")
     dlq_url = dead_letter_queue_url(worker_sqs, d.queue_url)
@@ -127,7 +131,7 @@ def test_the_worker_policy_allows_what_the_worker_calls(
     )
     assert s3.head_object(Bucket=d.bucket, Key="transcripts/iam/one.wav.json")
     made = checked(d, "worker")
-    assert {"ReceiveMessage", "DeleteMessage", "SendMessage", "GetObject", "PutObject"} <= made
+    assert {"ReceiveMessage", "DeleteMessageBatch", "SendMessage", "GetObject", "PutObject"} <= made
 
 
 def test_the_router_policy_allows_what_the_router_calls(

@@ -24,6 +24,7 @@ import httpx
 import pytest
 import uvicorn
 
+from batch_worker.consumer import dead_letter_info
 from batch_worker.prefetch import RunLimits
 from batch_worker.settings import WorkerSettings
 from batch_worker.worker import RunSummary, Worker
@@ -332,7 +333,8 @@ def test_a_job_naming_anything_but_its_transcripts_place_is_dead_lettered_untouc
     assert [o["Key"] for o in listing] == [KEY]  # no transcript, no error record anywhere
     assert queue_counts(sqs, worker_run.queue) == (0, 0)
     [letter] = dead_letters(sqs, worker_run.dlq)
-    assert letter["MessageAttributes"]["reason"]["StringValue"] == "refused_job"
-    detail = letter["MessageAttributes"]["detail"]["StringValue"]
-    assert "not_allowed" in detail
+    info = dead_letter_info(letter["MessageAttributes"])
+    assert info is not None
+    assert info["reason"] == "refused_job"
+    assert "not_allowed" in info["detail"]
     assert json.loads(letter["Body"])["output_key"] == job.output_key

@@ -451,7 +451,7 @@ def test_redrive_of_jobs_that_fail_again_moves_each_once_and_stops(
     pair = queue_pair(sqs, max_receive_count=1)
     jobs = [upload_job(s3, bucket, f"audio/fails-{i}.wav", b"x") for i in range(3)]
     dead_ids = {enqueue(sqs, pair["dlq"], job) for job in jobs}
-    env = {"QUEUE_URL": pair["queue"], "DLQ_URL": pair["dlq"]}
+    env = {"QUEUE_URL": pair["queue"], "DLQ_URL": pair["dlq"], "AUDIO_BUCKET": bucket}
 
     with FailingConsumer(aws_client("sqs"), pair["queue"]) as consumer:
         result = redrive_command(env)  # before the fix: ping-pong until the timeout
@@ -522,6 +522,7 @@ def test_jobs_of_a_worker_that_stops_renewing_come_back_after_the_short_lease(
     settings = WorkerSettings(
         aws=aws_settings,
         engine=EngineSettings(),
+        storage=StorageSettings(audio_bucket=bucket),
         queue_url=queues["queue"],
         dlq_url=queues["dlq"],
         visibility_timeout=3,
@@ -554,7 +555,11 @@ def test_deletes_from_many_threads_share_batch_calls(
         entries = [{"Id": str(i), "MessageBody": "{}"} for i in range(start, start + 10)]
         sqs.send_message_batch(QueueUrl=queues["queue"], Entries=entries)
     settings = WorkerSettings(
-        aws=aws_settings, engine=EngineSettings(), queue_url=queues["queue"], dlq_url=queues["dlq"]
+        aws=aws_settings,
+        engine=EngineSettings(),
+        storage=StorageSettings(audio_bucket=bucket),
+        queue_url=queues["queue"],
+        dlq_url=queues["dlq"],
     )
     worker_sqs = make_client("sqs", aws_settings)
     calls = SqsCalls(worker_sqs)
