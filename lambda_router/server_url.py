@@ -8,12 +8,11 @@ redeploy and without an SSM call per event. If SSM fails, the last known value i
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from lambda_router.parameter import CachedParameter
 
 __all__ = ["ServerUrlSource"]
 
@@ -31,32 +30,19 @@ class ServerUrlSource:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = _valid(url, "SERVER_URL")
-        self.parameter = parameter or None
-        self.ssm = ssm  # builds (or returns) the SSM client; only called when needed
-        self.ttl = ttl
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._cached: str | None = None
-        self._read_at: float | None = None
+        self.parameter = CachedParameter(parameter, ssm, ttl, clock=clock) if parameter else None
+        self._raw: str | None = None  # the parameter's value last seen, and what it gave
+        self._known: str | None = None
 
     def get(self) -> str | None:
         """The server's base URL, or ``None`` when none is configured or known."""
-        if self.url or not self.parameter:
+        if self.url or self.parameter is None:
             return self.url
-        with self._lock:
-            if self._read_at is not None and self.clock() - self._read_at < self.ttl:
-                return self._cached
-            self._cached = self._read(self._cached)
-            self._read_at = self.clock()
-            return self._cached
-
-    def _read(self, stale: str | None) -> str | None:
-        try:
-            response = self.ssm().get_parameter(Name=self.parameter)
-        except (ClientError, BotoCoreError) as error:
-            log.warning("cannot read SSM parameter %s: %s", self.parameter, error)
-            return stale
-        return _valid(response["Parameter"]["Value"], f"SSM parameter {self.parameter}") or stale
+        raw = self.parameter.get()
+        if raw != self._raw:  # validate (and log) once per new value, not once per event
+            self._raw = raw
+            self._known = _valid(raw, f"SSM parameter {self.parameter.name}") or self._known
+        return self._known
 
 
 def _valid(value: str | None, where: str) -> str | None:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from lambda_router.api_key import ApiKeySource, CachedParameter, first_key
+from lambda_router.api_key import ApiKeySource, first_key
 from lambda_router.handler import handle
+from lambda_router.parameter import CachedParameter
 from tests.conftest import unique
 from tests.support import router_kit
 from tests.support.aws_calls import AwsCalls
