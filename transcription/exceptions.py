@@ -116,3 +116,9 @@ class EngineError(TranscriptionError):
 
 class UnknownEngine(SettingsError):
     code = "unknown_engine"
+
+
+class ModelChecksumMismatch(SettingsError):
+    """Joined model weights do not match the sha256 recorded for them (a damaged install)."""
+
+    code = "model_checksum_mismatch"

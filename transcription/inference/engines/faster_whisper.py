@@ -45,7 +45,7 @@ class FasterWhisperEngine:
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         whisper = WhisperModel(
-            resolve_model(settings.model),
+            resolve_model(settings.model, settings.model_cache_dir),
             device=settings.device,
             compute_type=settings.compute_type or default_compute_type(settings.device),
             cpu_threads=settings.cpu_threads,
