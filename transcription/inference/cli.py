@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from transcription.exceptions import SettingsError, TranscriptionError
+from transcription.languages import whisper_language
 from transcription.logging import configure
 
 if TYPE_CHECKING:
@@ -56,8 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transcribe.add_argument("files", nargs="+", type=Path, metavar="FILE")
     transcribe.add_argument("--format", choices=FORMAT_CHOICES, default="txt")
-    transcribe.add_argument("--language", default=None, help="e.g. en (default: detect)")
-    transcribe.add_argument("--task", choices=("transcribe", "translate"), default="transcribe")
+    transcribe.add_argument(
+        "--language",
+        type=_language,
+        default=None,
+        help="ISO 639-1 or 639-3 code, e.g. es or spa (default: detect over the whole file)",
+    )
+    transcribe.add_argument(
+        "--task",
+        choices=("transcribe", "translate"),
+        default="transcribe",
+        help="translate: any language to English text (multilingual models only)",
+    )
     transcribe.add_argument("--model", default=None, help="default: $MODEL, else tiny.en")
     transcribe.add_argument(
         "--output-dir",
@@ -68,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transcribe.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return parser
+
+
+def _language(value: str) -> str:
+    try:
+        return whisper_language(value)
+    except TranscriptionError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

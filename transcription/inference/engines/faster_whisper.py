@@ -62,6 +62,7 @@ class FasterWhisperEngine:
         )
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> Transcript:
+        options = options.for_whisper()
         kwargs: dict[str, Any] = {
             "language": options.language,
             "task": options.task,

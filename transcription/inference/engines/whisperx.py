@@ -94,6 +94,7 @@ class WhisperXEngine:
         )
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> Transcript:
+        options = options.for_whisper()
         started = time.perf_counter()
         warnings: list[str] = []
         if options.prompt:
