@@ -225,3 +225,14 @@ def test_cli_translates_spanish_to_english(
     assert transcript.language == "es"
     assert "good morning" in transcript.text.lower()
     assert "buenos" not in transcript.text.lower()
+
+
+def test_tiny_en_cannot_translate_and_says_so(
+    tiny_en: FasterWhisperEngine, short_speech: dict[str, Path]
+) -> None:
+    audio = decode_audio(short_speech["en"]).samples
+    transcript = tiny_en.transcribe(audio, TranscribeOptions(task="translate"))
+
+    (warning,) = transcript.warnings
+    assert "English-only and cannot translate" in warning
+    assert "good morning" in transcript.text.lower()
