@@ -33,7 +33,7 @@ from transcription.inference.engines.language_detection import (
     WindowedLanguageDetector,
 )
 from transcription.inference.engines.models import MODELS, resolve_model
-from transcription.languages import from_whisper, language_name
+from transcription.languages import from_whisper, language_name, whisper_language
 from transcription.settings import EngineSettings
 from transcription.transcript import Segment, Timings, Transcript, Word
 
@@ -115,13 +115,7 @@ class FasterWhisperEngine:
                 )
                 task = "transcribe"
             language = "en"
-        elif language is None and self.detector is not None:
-            detection = self.detector.detect(audio)
-            if detection is not None:
-                language = detection.whisper_code
-                warnings.extend(detection.warnings)
         kwargs: dict[str, Any] = {
-            "language": language,
             "task": task,
             "beam_size": self.beam_size,
             "word_timestamps": options.word_timestamps,
@@ -132,6 +126,12 @@ class FasterWhisperEngine:
             kwargs["temperature"] = options.temperature
         started = time.perf_counter()
         try:
+            if language is None and self.multilingual and self.detector is not None:
+                detection = self.detector.detect(audio)
+                if detection is not None:
+                    language = whisper_language(detection.language)
+                    warnings.extend(detection.warnings)
+            kwargs["language"] = language
             if self.pipeline is not None:
                 raw_segments, info = self.pipeline.transcribe(
                     audio, batch_size=self.batch_size, **kwargs

@@ -58,10 +58,6 @@ class LanguageDetection:
     votes: tuple[LanguageVote, ...]
     warnings: tuple[str, ...] = ()
 
-    @property
-    def whisper_code(self) -> str:
-        return "jw" if self.language == "jv" else self.language
-
 
 def pick_windows(
     samples: np.ndarray,
