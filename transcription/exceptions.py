@@ -166,3 +166,35 @@ class EngineError(TranscriptionError):
 
 class UnknownEngine(SettingsError):
     code = "unknown_engine"
+
+
+class ModelChecksumMismatch(SettingsError):
+    """Joined model weights do not match the sha256 recorded for them (a damaged install)."""
+
+    code = "model_checksum_mismatch"
+
+
+# --- languages -------------------------------------------------------------------------
+class UnknownLanguage(TranscriptionError):
+    """Not an ISO 639-1 or 639-3 language code (nor a language name) that is known here."""
+
+    code = "unknown_language"
+
+    def __init__(self, value: str, field: str = "language") -> None:
+        super().__init__(
+            f"{field}={value!r} is not a known language (use an ISO 639-1 or 639-3 code, e.g. "
+            "'es' or 'spa')"
+        )
+        self.value = value
+        self.field = field
+
+
+class UnsupportedLanguage(TranscriptionError):
+    """A real language that the model (or engine) asked for cannot handle."""
+
+    code = "unsupported_language"
+
+    def __init__(self, value: str, reason: str, field: str = "language") -> None:
+        super().__init__(f"{field}={value!r}: {reason}")
+        self.value = value
+        self.field = field

@@ -139,7 +139,8 @@ class EngineSettings:
     """Which engine runs, on what, with which limits."""
 
     engine: str = "faster-whisper"  # or "whisperx"
-    model: str = "tiny.en"  # tiny.en resolves to the bundled offline weights
+    model: str = "tiny.en"  # tiny.en and base resolve to the offline weights (engines/models.py)
+    model_cache_dir: str | None = None  # where split weights are joined; default: user cache
     device: str = "cpu"  # or "cuda"
     compute_type: str | None = None  # default: int8 on cpu, float16 on cuda
     batch_size: int = 1  # > 1 uses the batched pipeline

@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "TRANSCRIPT_VERSION",
+    "LanguageVote",
     "Segment",
     "Source",
     "Timings",
@@ -47,6 +48,16 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class LanguageVote:
+    """What one window of the audio sounded like, when the language was detected."""
+
+    start: float
+    end: float
+    language: str
+    probability: float
+
+
+@dataclass(frozen=True)
 class Source:
     bucket: str
     key: str
@@ -77,6 +88,10 @@ class Transcript:
     timings: Timings = field(default_factory=Timings)
     created_at: str = field(default_factory=utc_now)
     warnings: tuple[str, ...] = ()  # e.g. "no alignment model for 'xx': no word timings"
+    # Set when the language was detected (none was given): the winner's mean probability
+    # over the windows, and each window's vote. Absent from transcripts of older versions.
+    language_probability: float | None = None
+    language_votes: tuple[LanguageVote, ...] = ()
     version: int = TRANSCRIPT_VERSION
 
     def with_context(self, **changes: Any) -> Transcript:
@@ -120,6 +135,8 @@ class Transcript:
             timings=Timings(**(data.get("timings") or {})),
             created_at=data.get("created_at") or utc_now(),
             warnings=tuple(data.get("warnings") or ()),
+            language_probability=data.get("language_probability"),
+            language_votes=tuple(LanguageVote(**v) for v in data.get("language_votes") or ()),
         )
 
     @classmethod

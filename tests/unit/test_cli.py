@@ -38,3 +38,19 @@ def test_invalid_setting_is_one_line_naming_the_variable() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == "transcription-router: error: BATCH_SIZE='eight' is not a valid int\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("xx", "language='xx' is not a known language"),
+        ("ii", "language='ii': Whisper cannot transcribe Sichuan Yi"),
+    ],
+)
+def test_an_unknown_language_is_a_usage_error_naming_it(
+    value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["transcribe", "a.wav", "--language", value])
+    assert raised.value.code == 2
+    assert message in capsys.readouterr().err

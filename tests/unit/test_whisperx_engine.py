@@ -183,3 +183,13 @@ def test_stand_in_is_strict_about_argument_names(whisperx: ModuleType) -> None:
     pipeline = whisperx.load_model("large-v3", "cpu")
     with pytest.raises(TypeError):
         pipeline.transcribe(FIVE_SECONDS, batchsize=8)
+
+
+def test_language_codes_are_normalised_and_unknown_ones_refused(whisperx: ModuleType) -> None:
+    from transcription.exceptions import UnknownLanguage
+
+    engine = load_engine(EngineSettings(**GPU, whisperx_align=False))
+    engine.transcribe(FIVE_SECONDS, TranscribeOptions(language="spa"))
+    assert whisperx.calls_to("FasterWhisperPipeline.transcribe")[-1]["language"] == "es"
+    with pytest.raises(UnknownLanguage, match="'xx'"):
+        engine.transcribe(FIVE_SECONDS, TranscribeOptions(language="xx"))

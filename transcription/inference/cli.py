@@ -3,7 +3,8 @@
 ::
 
     transcription-router transcribe FILE... [--format json|txt|srt|vtt|tsv|verbose_json]
-                                            [--language en] [--model tiny.en] [--output-dir DIR]
+                                            [--language es] [--task transcribe|translate]
+                                            [--model tiny.en|base|…] [--output-dir DIR]
 
 With one file and no ``--output-dir`` the transcript goes to stdout. Otherwise each FILE is
 written to ``DIR/<file name>.<format>`` (``DIR`` defaults to the current folder) and a
@@ -12,6 +13,13 @@ reason; the other files are still done, and the exit status is 1 if any failed (
 usage or settings error). The engine is loaded once, from the same settings as the services
 (``ENGINE``, ``MODEL``, ``DEVICE``, ``MAX_AUDIO_SECONDS``…), and each file goes through
 :func:`transcription.inference.service.transcribe_audio`, the code path the server and worker use.
+
+``--language`` takes an ISO 639-1 or 639-3 code; without it the language is detected over
+the whole file, and a line on stderr names it (``FILE: detected language es (probability
+0.97; windows: es 5)``), as does the transcript JSON. The transcript's warnings (mixed
+languages, non-English audio given to an English-only model) go to stderr as
+``FILE: warning: …``. ``--task translate`` makes English text from any language
+(multilingual models such as ``base``).
 
 The heavy modules (numpy, PyAV, the engine) are imported only when a command runs, so
 ``--help`` answers at once.
@@ -23,16 +31,19 @@ import argparse
 import dataclasses
 import logging
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from transcription.exceptions import SettingsError, TranscriptionError
+from transcription.languages import whisper_language
 from transcription.logging import configure
 
 if TYPE_CHECKING:
     from transcription.inference.engines.base import Engine, TranscribeOptions
     from transcription.settings import EngineSettings
+    from transcription.transcript import Transcript
 
 __all__ = ["main"]
 
@@ -56,8 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transcribe.add_argument("files", nargs="+", type=Path, metavar="FILE")
     transcribe.add_argument("--format", choices=FORMAT_CHOICES, default="txt")
-    transcribe.add_argument("--language", default=None, help="e.g. en (default: detect)")
-    transcribe.add_argument("--task", choices=("transcribe", "translate"), default="transcribe")
+    transcribe.add_argument(
+        "--language",
+        type=_language,
+        default=None,
+        help="ISO 639-1 or 639-3 code, e.g. es or spa (default: detect over the whole file)",
+    )
+    transcribe.add_argument(
+        "--task",
+        choices=("transcribe", "translate"),
+        default="transcribe",
+        help="translate: any language to English text (multilingual models only)",
+    )
     transcribe.add_argument("--model", default=None, help="default: $MODEL, else tiny.en")
     transcribe.add_argument(
         "--output-dir",
@@ -68,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transcribe.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return parser
+
+
+def _language(value: str) -> str:
+    try:
+        return whisper_language(value)
+    except TranscriptionError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,8 +145,22 @@ def _transcribe(
     from transcription.inference.service import transcribe_audio
 
     transcript = transcribe_audio(engine, path, options, max_audio_seconds=limit)
+    _report(path, transcript)
     text = render(transcript, fmt)
     return text if not text or text.endswith("\n") else text + "\n"
+
+
+def _report(path: Path, transcript: Transcript) -> None:
+    """The detected language and any warnings, one line each on stderr."""
+    if transcript.language_votes:
+        votes = Counter(vote.language for vote in transcript.language_votes)
+        windows = ", ".join(f"{code} {n}" for code, n in votes.most_common())
+        _note(
+            f"{path}: detected language {transcript.language} "
+            f"(probability {transcript.language_probability:.2f}; windows: {windows})"
+        )
+    for warning in transcript.warnings:
+        _note(f"{path}: warning: {warning}")
 
 
 def _to_stdout(
@@ -171,6 +213,10 @@ def _one_line(error: BaseException) -> str:
 
 def _error(message: str) -> None:
     """One line on stderr, written so that a progress bar on screen stays intact."""
+    _note(f"{PROG}: {message}")
+
+
+def _note(line: str) -> None:
     from tqdm import tqdm
 
-    tqdm.write(f"{PROG}: {message}", file=sys.stderr)
+    tqdm.write(line, file=sys.stderr)

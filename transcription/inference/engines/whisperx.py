@@ -77,7 +77,9 @@ class WhisperXEngine:
         }
         if settings.cpu_threads > 0:
             options["threads"] = settings.cpu_threads
-        pipeline = whisperx.load_model(resolve_model(settings.model), settings.device, **options)
+        pipeline = whisperx.load_model(
+            resolve_model(settings.model, settings.model_cache_dir), settings.device, **options
+        )
         diarizer = None
         if settings.whisperx_diarize:
             diarizer = _diarization_pipeline(settings.hf_token or "", settings.device)
@@ -92,6 +94,7 @@ class WhisperXEngine:
         )
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> Transcript:
+        options = options.for_whisper()
         started = time.perf_counter()
         warnings: list[str] = []
         if options.prompt:
