@@ -36,6 +36,8 @@ CORE_STATUS: dict[type[core.TranscriptionError], int] = {
     core.AudioTooLong: 413,
     core.SourceMissing: 404,
     core.InvalidS3Uri: 422,
+    core.UnknownLanguage: 422,
+    core.UnsupportedLanguage: 422,
     core.TargetNotAllowed: 403,
     core.StorageAccessDenied: 403,
     core.SourceChanged: 409,

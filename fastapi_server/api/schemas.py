@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from fastapi_server.languages import LANGUAGES, normalize_language
+from transcription.exceptions import UnknownLanguage, UnsupportedLanguage
+from transcription.languages import whisper_language
 
 __all__ = [
     "ErrorBody",
@@ -73,10 +74,25 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # A Whisper language code ("en"); empty means detect. An unknown code is a 422.
+def request_language(value: str | None) -> str | None:
+    """A request's language as Whisper's code; empty is ``None`` (detect); unknown is a 422."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return whisper_language(value)
+    except (UnknownLanguage, UnsupportedLanguage) as error:
+        raise ValueError(str(error)) from error
+
+
 Language = Annotated[
     str | None,
-    AfterValidator(normalize_language),
-    WithJsonSchema({"anyOf": [{"type": "string", "enum": sorted(LANGUAGES)}, {"type": "null"}]}),
+    AfterValidator(request_language),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "examples": ["en", "spa", "de-DE"]}, {"type": "null"}],
+            "description": "ISO 639-1 or 639-3 code (a region tag is ignored); empty to detect.",
+        }
+    ),
 ]
 # s3://bucket/key, documented as a pattern; checked by transcription.layout.parse_s3_uri so a
 # malformed one gets its own error code (invalid_s3_uri).
@@ -142,6 +158,15 @@ class TimingsModel(BaseModel):
     processing_seconds: float | None = None
 
 
+class LanguageVoteModel(BaseModel):
+    """What one window of the audio sounded like, when the language was detected."""
+
+    start: float
+    end: float
+    language: str
+    probability: float
+
+
 class TranscriptModel(BaseModel):
     """The transcript JSON, version 1 (the same shape whichever path made it)."""
 
@@ -158,6 +183,8 @@ class TranscriptModel(BaseModel):
     timings: TimingsModel
     created_at: str
     warnings: list[str] = []
+    language_probability: float | None = None
+    language_votes: list[LanguageVoteModel] = []
 
 
 class TranscribeForm(BaseModel):
@@ -165,7 +192,7 @@ class TranscribeForm(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    language: Language = Field(None, description="ISO-639-1 code; empty to detect.")
+    language: Language = Field(None, description="ISO 639-1 or 639-3 code; empty to detect.")
     response_format: Literal["json", "verbose_json", "text", "txt", "srt", "vtt", "tsv"] = "json"
 
 

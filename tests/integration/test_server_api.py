@@ -186,6 +186,22 @@ def test_transcribe_upload_answers_in_the_requested_text_format(
     assert "-->" in response.text
 
 
+def test_transcribe_takes_iso_639_3_codes_and_names_an_unknown_or_unsupported_one(
+    client: httpx.Client, samples: dict[str, Path]
+) -> None:
+    audio = samples["one"].read_bytes()
+    answer = upload(client, "/transcribe", audio, language="eng")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["language"] == "en"
+    unknown = upload(client, "/transcribe", audio, language="xq")
+    assert unknown.status_code == 422, unknown.text
+    assert "'xq'" in unknown.json()["error"]["message"]
+    spanish = upload(client, "/transcribe", audio, language="spa")  # tiny.en cannot
+    assert spanish.status_code == 422, spanish.text
+    assert spanish.json()["error"]["code"] == "unsupported_language"
+    assert "English-only" in spanish.json()["error"]["message"]
+
+
 # --- POST /transcribe-s3 ------------------------------------------------------------------
 def test_transcribe_s3_stores_the_transcript_and_then_reuses_it(
     stack: Stack, client: httpx.Client, samples: dict[str, Path], sample_scripts: dict[str, str]
