@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install test lint demo up down lambda-zip bench clean
+.PHONY: install system-packages test lint demo up down lambda-zip bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ $(INSTALLED): pyproject.toml $(MODEL_REQUIREMENTS) | $(PY)
 
 install: $(INSTALLED)
 
-test: $(INSTALLED)
+# Debian programs the tests drive (espeak-ng), installed with apt-get when missing.
+system-packages:
+	scripts/dev/install-system-packages.sh
+
+test: $(INSTALLED) system-packages
 	$(PY) -m pytest
 
 lint: $(INSTALLED)
@@ -48,7 +52,7 @@ lambda-zip: $(INSTALLED)
 	$(PY) -m lambda_router.package --output dist/lambda_router.zip
 
 # Speed targets, each printing ratios measured side by side in one run (not tests).
-BENCHES := engine server router worker
+BENCHES := engine server router worker languages
 .PHONY: $(addprefix bench-,$(BENCHES))
 bench: $(addprefix bench-,$(BENCHES))
 
