@@ -54,11 +54,8 @@ class TaskMessage:
         return json.dumps(data, ensure_ascii=False)
 
     def attributes(self) -> dict[str, dict[str, str]]:
-        return {
-            **self.job.message_attributes(),
-            "priority": {"DataType": "String", "StringValue": self.priority},
-            "job_id": {"DataType": "String", "StringValue": self.job_id},
-        }
+        """``reason`` and ``trace_id`` (the job id); the queue says the priority."""
+        return self.job.message_attributes()
 
 
 class _PartlySent(Exception):

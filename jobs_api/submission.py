@@ -10,8 +10,12 @@ finish:
 3. write the tasks (``BatchWriteItem``), then store the base64 audio under the input prefix
    (the router routes it like any upload, so its task must exist first), then send the
    ``s3://`` items' messages (``SendMessageBatch``) to the queue of the job's priority;
-4. mark the job enqueued. A retry with the same key of a job that stopped before this
-   repeats step 3 (task ids are deterministic; a duplicate message costs one skipped job).
+4. mark the job enqueued.
+
+A retry with the same key while the first request still works waits for it (up to
+``WAIT_FOR_FIRST_SECONDS``, then 409) and answers the same; a retry of a job whose first
+request died before step 4 (older than ``RESUME_AFTER_SECONDS``) repeats step 3 (task ids
+are deterministic; a duplicate message costs one skipped job).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,7 +35,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from jobs_api.api.schemas import JobIn, Upload
 from jobs_api.audit import AuditLog
-from jobs_api.exceptions import InvalidRequest, NotAvailable, PayloadTooLarge, StoreUnavailable
+from jobs_api.exceptions import (
+    Conflict,
+    InvalidRequest,
+    NotAvailable,
+    PayloadTooLarge,
+    StoreUnavailable,
+)
 from jobs_api.keys import ApiKey
 from jobs_api.layout import JobLayout, extension_of
 from jobs_api.publisher import TaskMessage, TaskPublisher
@@ -51,6 +62,8 @@ __all__ = ["Accepted", "Submission"]
 
 log = logging.getLogger(__name__)
 
+WAIT_FOR_FIRST_SECONDS = 20.0
+RESUME_AFTER_SECONDS = 120.0
 HEADERS = 8  # parallel HEADs and PUTs (botocore keeps 10 connections)
 IDEMPOTENCY_KEY_MAX = 255
 AUDIO_EXTENSIONS = sorted(e[1:] for e in SUPPORTED_EXTENSIONS)
@@ -110,8 +123,10 @@ class Submission:
             request_hash=request_hash,
             idempotency_key=idempotency_key,
         )
+        if not created and not job.enqueued:
+            job = self._wait_for_first(job)
         planned = [self._plan(job, i, request, heads, bodies) for i in range(len(request.items))]
-        if created or not job.enqueued:
+        if not job.enqueued:
             self._enqueue(job, planned)
         if created:
             self.audit.record(
@@ -126,6 +141,22 @@ class Submission:
         uploads = [self._upload_url(p.task) for p in planned if p.task.source == "upload"]
         enqueued = sum(1 for p in planned if p.task.source != "upload")
         return Accepted(job.job_id, enqueued, uploads or None, created)
+
+    def _wait_for_first(self, job: StoredJob) -> StoredJob:
+        """The job once its first request enqueued it; as it is when that request died."""
+        deadline = time.monotonic() + WAIT_FOR_FIRST_SECONDS
+        while True:
+            age = (datetime.now(UTC) - datetime.fromisoformat(job.created_at)).total_seconds()
+            if job.enqueued or age > RESUME_AFTER_SECONDS:
+                return job
+            if time.monotonic() > deadline:
+                raise Conflict(
+                    "a request with this Idempotency-Key is still being processed; retry",
+                    field="Idempotency-Key",
+                    headers={"Retry-After": "5"},
+                )
+            time.sleep(0.2)
+            job = self.jobs.job(job.job_id)
 
     # --- step 1: checks ----------------------------------------------------------------
     def _check_request(self, request: JobIn, idempotency_key: str | None) -> None:
