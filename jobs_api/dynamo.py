@@ -56,7 +56,18 @@ class _Unprocessed(Exception):
 
 
 def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+    return {k: _serializer.serialize(_numbers(v)) for k, v in data.items() if v is not None}
+
+
+def _numbers(value: Any) -> Any:
+    """DynamoDB numbers are decimals: floats go in as their shortest text."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    return value
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -368,16 +368,25 @@ class JobStore:
 
     # --- moving tasks --------------------------------------------------------------------
     def finish_task(
-        self, job_id: str, item_id: str, status: str, *, details: dict[str, Any] | None = None
+        self,
+        job_id: str,
+        item_id: str,
+        status: str,
+        *,
+        details: dict[str, Any] | None = None,
+        known: StoredTask | None = None,
     ) -> bool:
         """Move a task to ``succeeded``/``failed``; False when it was already finished.
 
         Ten concurrent calls for one task: exactly one returns True and moves the counters.
+        ``known`` is the task as the caller just read it (saves a read; re-read on a race).
         """
         if status not in {"succeeded", "failed"}:
             raise ValueError(f"{status!r} is not a result status")
         try:
-            self._move(job_id, item_id, status, details or {}, allowed=("queued", "running"))
+            self._move(
+                job_id, item_id, status, details or {}, allowed=("queued", "running"), known=known
+            )
         except TaskFinished:
             return False
         return True
@@ -431,6 +440,7 @@ class JobStore:
         details: dict[str, Any],
         *,
         allowed: Iterable[str],
+        known: StoredTask | None = None,
     ) -> None:
         allowed = tuple(allowed)
         for attempt in Retrying(
@@ -440,7 +450,7 @@ class JobStore:
             reraise=True,
         ):
             with attempt:
-                task = self.task(job_id, item_id)
+                task, known = known or self.task(job_id, item_id), None
                 if task is None:
                     raise TaskNotFound(f"job {job_id} has no item {item_id!r}")
                 if task.status not in allowed:
