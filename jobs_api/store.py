@@ -485,7 +485,11 @@ class JobStore:
         try:
             self.dynamo.transact([task_update, job_update])
         except TransactionCanceled as error:
-            if error.reasons[1:2] == ["ConditionalCheckFailed"]:
+            # the task moved since it was read (a duplicate won): read again; only a task that
+            # did not move in a job that ended means the counts and the job disagree
+            if error.reasons[:1] != ["ConditionalCheckFailed"] and error.reasons[1:2] == [
+                "ConditionalCheckFailed"
+            ]:
                 raise JobCompleted(f"job {task.job_id} already ended") from None
             raise _Contended(str(error)) from error
 

@@ -160,3 +160,15 @@ def test_jobs_of_an_owner_newest_first_with_cursor_and_status(job_store: JobStor
     assert listed == [j.job_id for j in reversed(made)]
     done = job_store.jobs_of("lister", limit=10, status="succeeded")
     assert [j.job_id for j in done.items] == [made[1].job_id]
+
+
+def test_a_duplicate_that_read_the_task_before_the_job_ended_is_a_duplicate(
+    job_store: JobStore,
+) -> None:
+    """The race seen under ten concurrent duplicates, made deterministic with a stale read."""
+    job, _ = make_job(job_store, 1)
+    stale = job_store.task(job.job_id, "item-0000")  # read while still queued
+    assert job_store.finish_task(job.job_id, "item-0000", "succeeded")
+    assert job_store.complete_if_done(job.job_id) is not None
+    assert not job_store.finish_task(job.job_id, "item-0000", "succeeded", known=stale)
+    assert job_store.job(job.job_id).progress["succeeded"] == 1
