@@ -77,15 +77,23 @@ def encode_cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
 
 
-def decode_cursor(cursor: str | None, field_name: str = "cursor") -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, expected: dict[str, str | None]) -> dict[str, Any] | None:
+    """The start key in ``cursor``: exactly the ``expected`` attributes, with the values given
+    (``None``: any string), so a cursor of another job or owner, or a made-up one, is a 422."""
     if not cursor:
         return None
+    refused = InvalidRequest("not a cursor this API returned for this listing", field="cursor")
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError:
-        raise InvalidRequest("not a cursor this API returned", field=field_name) from None
-    if not isinstance(key, dict) or not all(isinstance(v, str) for v in key.values()):
-        raise InvalidRequest("not a cursor this API returned", field=field_name)
+        raise refused from None
+    if not isinstance(key, dict) or set(key) != set(expected):
+        raise refused
+    for name, value in key.items():
+        if not isinstance(value, str) or not value or len(value) > 1024:
+            raise refused
+        if expected[name] is not None and value != expected[name]:
+            raise refused
     return key
 
 
@@ -327,7 +335,7 @@ class JobStore:
             "pk = :pk AND begins_with(sk, :t)",
             values={":pk": job_pk(job_id), ":t": TASK_PREFIX},
             limit=limit,
-            start=decode_cursor(cursor),
+            start=decode_cursor(cursor, {"pk": job_pk(job_id), "sk": None}),
             consistent=True,
         )
         return Page([StoredTask.from_item(i) for i in items], encode_cursor(last))
@@ -347,7 +355,7 @@ class JobStore:
     ) -> Page:
         """The owner's jobs, newest first, optionally only those in ``status``."""
         found: list[StoredJob] = []
-        start = decode_cursor(cursor)
+        start = decode_cursor(cursor, {"pk": None, "sk": None, "owner": owner, "created": None})
         last: dict[str, Any] | None = None
         while True:
             items, last = self.dynamo.query(

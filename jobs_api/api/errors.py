@@ -1,7 +1,8 @@
 """Every error as JSON ``{"error": {"code", "message", "field"?}}`` with its status.
 
 The jobs API's named errors carry their status; request validation errors are 422 naming
-the first field at fault (``items.3.audio_url``); malformed JSON is 422 naming ``body``.
+the first field at fault (``items.3.audio_url``); malformed JSON, or a body that is not
+text, is 422 naming ``body``. A 405 lists in ``Allow`` every method the path has.
 """
 
 from __future__ import annotations
@@ -70,14 +71,29 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", "; ".join(messages[:5]), field=field)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+    headers = dict(error.headers or {})
+    if error.status_code == 400:  # FastAPI's answer to a body it cannot read (not UTF-8…)
+        return error_response(422, "invalid_request", str(error.detail), field="body")
+    if error.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     return error_response(
         error.status_code,
         codes.get(error.status_code, "http_error"),
         str(error.detail),
-        headers=dict(error.headers or {}),
+        headers=headers,
     )
 
 

@@ -59,7 +59,9 @@ def test_a_revoked_key_is_401_on_the_next_request(api: Api) -> None:
     response = api.http.get("/v1/jobs", headers=bearer(key["key"]))
     assert response.status_code == 401
     assert "revoked" in response.json()["error"]["message"]
-    assert api.http.delete("/v1/auth/keys/nope", headers=bearer(ADMIN_KEY)).status_code == 404
+    assert (
+        api.http.delete(f"/v1/auth/keys/{'0' * 16}", headers=bearer(ADMIN_KEY)).status_code == 404
+    )
 
 
 def test_rate_quota_answers_429_with_retry_after(api: Api) -> None:
@@ -70,7 +72,7 @@ def test_rate_quota_answers_429_with_retry_after(api: Api) -> None:
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     assert limited.json()["error"]["code"] == "rate_limited"
     # per route: another route of the same key still has its quota
-    assert api.http.get("/v1/jobs/0", headers=bearer(key["key"])).status_code == 404
+    assert api.http.get(f"/v1/jobs/{'0' * 32}", headers=bearer(key["key"])).status_code == 404
 
 
 def test_issuing_and_revoking_are_audited(api: Api, audit_log: Any) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from jobs_api.api.deps import ReaderDep, StateDep, WriterDep
@@ -48,6 +48,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 Status = Literal["queued", "running", "succeeded", "partially_failed", "failed", "canceled"]
 Cursor = Annotated[str | None, Query(max_length=2048)]
 Limit = Annotated[int | None, Query(ge=1, le=1000)]
+JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="As POST /v1/jobs returned it.")]
 
 
 def _summary(job: StoredJob) -> JobSummary:
@@ -120,7 +121,7 @@ async def list_jobs(
 
 @router.get("/{job_id}", response_model=JobView, responses=NOT_FOUND, summary="A job's progress")
 async def get_job(
-    job_id: str, key: ReaderDep, state: StateDep, cursor: Cursor = None, limit: Limit = None
+    job_id: JobId, key: ReaderDep, state: StateDep, cursor: Cursor = None, limit: Limit = None
 ) -> JobView:
     def read() -> JobView:
         job = state.jobs.job(job_id, key.owner)
@@ -142,7 +143,7 @@ async def get_job(
     summary="Presigned GET URLs of each item's results, per format",
 )
 async def get_results(
-    job_id: str, key: ReaderDep, state: StateDep, cursor: Cursor = None, limit: Limit = None
+    job_id: JobId, key: ReaderDep, state: StateDep, cursor: Cursor = None, limit: Limit = None
 ) -> Results:
     def read() -> Results:
         job = state.jobs.job(job_id, key.owner)
@@ -182,7 +183,7 @@ def _results(state: AppState, job: StoredJob, task: StoredTask) -> ItemResults:
     responses={**NOT_FOUND, 409: {"model": ErrorResponse, "description": "Already ended."}},
     summary="Cancel: queued tasks never run, running ones finish",
 )
-async def cancel_job(job_id: str, key: WriterDep, state: StateDep) -> JobSummary:
+async def cancel_job(job_id: JobId, key: WriterDep, state: StateDep) -> JobSummary:
     def cancel() -> StoredJob:
         job = state.jobs.cancel(job_id, key.owner)
         state.s3.put_object(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.concurrency import run_in_threadpool
 
 from jobs_api.api.deps import AdminDep, StateDep
 from jobs_api.api.schemas import ErrorResponse, KeyIn, KeyIssued, KeyList, KeyView
 
 __all__ = ["router"]
+
+KeyId = Annotated[str, Path(pattern=r"^([0-9a-f]{16}|bootstrap)$", description="The key's id.")]
 
 router = APIRouter(
     prefix="/v1/auth/keys",
@@ -47,7 +51,7 @@ async def list_keys(admin: AdminDep, state: StateDep) -> KeyList:
     responses={404: {"model": ErrorResponse, "description": "No such key."}},
     summary="Revoke a key (refused from the next request on)",
 )
-async def revoke_key(key_id: str, admin: AdminDep, state: StateDep) -> KeyView:
+async def revoke_key(key_id: KeyId, admin: AdminDep, state: StateDep) -> KeyView:
     key = await run_in_threadpool(state.keys.revoke, key_id)
     await run_in_threadpool(
         lambda: state.audit.record("key.revoked", actor=admin.key_id, target=key_id)
