@@ -278,3 +278,16 @@ def test_a_missing_object_and_a_too_large_base64_item_are_refused(
     assert response.status_code == 413
     assert response.json()["error"]["field"] == "items.0.audio_base64"
     assert api.http.get("/v1/jobs", headers=writer).json()["jobs"] == []  # nothing was made
+
+
+def test_a_cursor_of_another_job_is_refused(api: Api, writer: dict[str, str], audio: str) -> None:
+    body = {"job_type": "asr", "items": [{"id": f"i{n}", "audio_url": audio} for n in range(3)]}
+    first = api.http.post("/v1/jobs", json=body, headers=writer).json()["job_id"]
+    second = api.http.post("/v1/jobs", json=body, headers=writer).json()["job_id"]
+    cursor = api.http.get(f"/v1/jobs/{first}", params={"limit": 1}, headers=writer).json()[
+        "next_cursor"
+    ]
+    response = api.http.get(f"/v1/jobs/{second}", params={"cursor": cursor}, headers=writer)
+    assert response.status_code == 422 and response.json()["error"]["field"] == "cursor"
+    malformed = api.http.get(f"/v1/jobs/{'x' * 40}", headers=writer)
+    assert malformed.status_code == 422 and malformed.json()["error"]["field"] == "job_id"
