@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import (
+    Retrying,
     before_sleep_log,
-    retry,
     retry_if_exception_type,
     stop_after_attempt,
     wait_random_exponential,
@@ -23,9 +23,16 @@ from tenacity import (
 
 from jobs_api.exceptions import JobsError
 from jobs_api.settings import JobsSettings
-from jobs_api.store import StoredJob
+from jobs_api.store import JobStore, StoredJob
 
-__all__ = ["EVENT_SOURCE", "JOB_COMPLETED", "Notifier", "NotifyFailed", "completion_detail"]
+__all__ = [
+    "EVENT_SOURCE",
+    "JOB_COMPLETED",
+    "Notifier",
+    "NotifyFailed",
+    "announce_if_done",
+    "completion_detail",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +60,13 @@ def completion_detail(job: StoredJob, api_url: str | None) -> dict[str, Any]:
 
 
 class Notifier:
-    def __init__(self, settings: JobsSettings, events: Any, sqs: Any) -> None:
+    def __init__(
+        self, settings: JobsSettings, events: Any, sqs: Any, *, retry_wait: Any = None
+    ) -> None:
         self.settings = settings
         self.events = events
         self.sqs = sqs
+        self.retry_wait = retry_wait or wait_random_exponential(multiplier=0.2, max=3)
 
     def job_completed(self, job: StoredJob) -> dict[str, Any]:
         """Publish the completion of ``job`` (call it once: after winning the completion)."""
@@ -78,14 +88,18 @@ class Notifier:
         log.info("job %s completed: %s", job.job_id, job.status)
         return detail
 
-    @retry(
-        retry=retry_if_exception_type((NotifyFailed, BotoCoreError)),
-        stop=stop_after_attempt(4),
-        wait=wait_random_exponential(multiplier=0.2, max=3),
-        before_sleep=before_sleep_log(log, logging.WARNING),
-        reraise=True,
-    )
     def _put_event(self, detail: str) -> None:
+        for attempt in Retrying(
+            retry=retry_if_exception_type((NotifyFailed, BotoCoreError)),
+            stop=stop_after_attempt(4),
+            wait=self.retry_wait,
+            before_sleep=before_sleep_log(log, logging.WARNING),
+            reraise=True,
+        ):
+            with attempt:
+                self._put_event_once(detail)
+
+    def _put_event_once(self, detail: str) -> None:
         try:
             response = self.events.put_events(
                 Entries=[
@@ -107,3 +121,21 @@ class Notifier:
             self.sqs.send_message(QueueUrl=self.settings.webhook_queue_url, MessageBody=body)
         except (ClientError, BotoCoreError) as error:
             raise NotifyFailed(f"the webhook delivery was not queued: {error}") from error
+
+
+def announce_if_done(jobs: JobStore, notifier: Notifier, job_id: str) -> StoredJob | None:
+    """Complete the job if nothing remains and announce it; the job when this call did.
+
+    At most one caller at a time announces a job; a failed announcement releases its claim
+    (and raises), so the next event for the job (a redelivery) announces it instead.
+    """
+    job = jobs.complete_if_done(job_id)
+    if job is None:
+        return None
+    try:
+        notifier.job_completed(job)
+    except (NotifyFailed, BotoCoreError):
+        jobs.release_announcement(job_id)
+        raise
+    jobs.mark_announced(job_id)
+    return job

@@ -5,7 +5,10 @@ A job item holds its progress counters (``queued``, ``running``, ``succeeded``, 
 that changes the task *on the condition that its status is still the one read* and moves
 the job's counters with it, so duplicate or concurrent completions of a task count once.
 A job is completed by one conditional update (``remaining = 0`` and no ``completed_at``
-yet): whoever wins it publishes the completion; everyone else gets nothing to do.
+yet): whoever wins it announces the completion (and confirms with ``announced_at``);
+everyone else gets nothing to do. An announcer that fails releases its claim, so the next
+event for the job (a redelivery) announces it; one that dies is replaced after
+``ANNOUNCE_CLAIM_SECONDS``.
 
 Task status: ``queued`` → ``running`` → ``succeeded`` | ``failed`` | ``canceled``.
 Job status: ``queued`` → ``running`` → ``succeeded`` | ``partially_failed`` | ``failed`` |
@@ -22,6 +25,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -60,6 +64,12 @@ FINAL_JOB_STATUSES = frozenset({"succeeded", "partially_failed", "failed", "canc
 JOB_SK = "job"
 TASK_PREFIX = "task#"
 WRITERS = 8  # parallel batch writes and transitions (botocore keeps 10 connections)
+ANNOUNCE_CLAIM_SECONDS = 300  # an announcer silent this long is taken for dead
+
+
+def _iso(at: datetime) -> str:
+    """As ``utc_now`` writes times, so they compare as strings."""
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def job_pk(job_id: str) -> str:
@@ -114,6 +124,7 @@ class StoredJob:
     options: dict[str, Any] = field(default_factory=dict)
     cancel_requested: bool = False
     completed_at: str | None = None
+    announced_at: str | None = None
     enqueued: bool = False
     request_hash: str | None = None
     webhook_attempts: list[dict[str, Any]] = field(default_factory=list)
@@ -136,6 +147,7 @@ class StoredJob:
             options=item.get("options") or {},
             cancel_requested=bool(item.get("cancel_requested")),
             completed_at=item.get("completed_at"),
+            announced_at=item.get("announced_at"),
             enqueued=bool(item.get("enqueued")),
             request_hash=item.get("request_hash"),
             webhook_attempts=item.get("webhook_attempts") or [],
@@ -503,27 +515,58 @@ class JobStore:
 
     # --- completing ----------------------------------------------------------------------
     def complete_if_done(self, job_id: str) -> StoredJob | None:
-        """Give the job its final status if nothing remains; the completed job, once.
+        """The job its caller must announce now, or None; concurrent callers: one gets it.
 
-        Of any number of concurrent callers exactly one gets the job back; the others (and
-        every caller while tasks remain) get None.
+        That is the job this call completed (final status given, nothing remaining), or a job
+        completed earlier whose announcement was never confirmed: its announcer released its
+        claim on failing (:meth:`release_announcement`) or died ``ANNOUNCE_CLAIM_SECONDS``
+        ago. The caller confirms with :meth:`mark_announced`.
         """
         job = self.job(job_id)
-        if job.remaining > 0 or job.completed_at:
+        if job.remaining > 0 or job.announced_at:
             return None
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {":now": _iso(now)}
+        if not job.completed_at:
+            update = (
+                "SET #s = :final, completed_at = :now, updated_at = :now, announce_claim = :now"
+            )
+            condition = "remaining = :zero AND attribute_not_exists(completed_at)"
+            values.update({":final": job.final_status, ":zero": 0})
+        else:
+            update = "SET announce_claim = :now"
+            condition = (
+                "attribute_exists(completed_at) AND attribute_not_exists(announced_at) AND "
+                "(attribute_not_exists(announce_claim) OR announce_claim < :stale)"
+            )
+            values[":stale"] = _iso(now - timedelta(seconds=ANNOUNCE_CLAIM_SECONDS))
         try:
             item = self.dynamo.update(
                 self.table,
                 {"pk": job_pk(job_id), "sk": JOB_SK},
-                "SET #s = :final, completed_at = :now, updated_at = :now",
-                condition="remaining = :zero AND attribute_not_exists(completed_at)",
-                names={"#s": "status"},
-                values={":final": job.final_status, ":now": utc_now(), ":zero": 0},
+                update,
+                condition=condition,
+                names={"#s": "status"} if "#s" in update else None,
+                values=values,
                 returns="ALL_NEW",
             )
         except ConditionFailed:
             return None
         return StoredJob.from_item(item)
+
+    def mark_announced(self, job_id: str) -> None:
+        self.dynamo.update(
+            self.table,
+            {"pk": job_pk(job_id), "sk": JOB_SK},
+            "SET announced_at = :now REMOVE announce_claim",
+            values={":now": utc_now()},
+        )
+
+    def release_announcement(self, job_id: str) -> None:
+        """The announcement failed: the next call of :meth:`complete_if_done` may claim it."""
+        self.dynamo.update(
+            self.table, {"pk": job_pk(job_id), "sk": JOB_SK}, "REMOVE announce_claim"
+        )
 
     def record_webhook_attempt(self, job_id: str, attempt: dict[str, Any]) -> None:
         """Append one delivery attempt (number, time, outcome) to the job."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from jobs_api.completion import Notifier
+from jobs_api.completion import Notifier, announce_if_done
 from jobs_api.dynamo import Dynamo
 from jobs_api.exceptions import JobsError, StoreUnavailable
 from jobs_api.layout import JobLayout, error_key
@@ -127,9 +127,7 @@ class Tracker:
                 counted = self.jobs.finish_task(
                     task.job_id, task.item_id, status, details=details, known=task
                 )
-            completed = self.jobs.complete_if_done(task.job_id)
-            if completed is not None:
-                self.notifier.job_completed(completed)
+            if announce_if_done(self.jobs, self.notifier, task.job_id) is not None:
                 return Outcome(key, "completed", task.job_id)
             return Outcome(key, "counted" if counted else "duplicate", task.job_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tenacity import wait_none
 
+from jobs_api.completion import Notifier, NotifyFailed
 from jobs_api.tracker import MalformedEvent, Tracker, build_tracker, result_objects
 from tests.jobs_api.conftest import Api, JobsStack, bearer
 from tests.jobs_api.test_api_jobs import receive_all
@@ -162,3 +165,26 @@ def test_other_events_are_skipped_or_refused() -> None:
         result_objects({"hello": "world"})
     with pytest.raises(MalformedEvent):
         result_objects([1])
+
+
+def test_a_failed_announcement_is_made_by_the_redelivered_event(
+    api: Api, writer: dict[str, str], s3: Any, sqs: Any, samples: dict[str, Path],
+    jobs_stack: JobsStack, tracker: Tracker,
+) -> None:  # fmt: skip
+    bucket = api.stack.bucket
+    job_id = make_job(api, writer, s3, samples, 0)  # one item: the upload
+    key = f"transcripts/jobs/{job_id}/up.wav.json"
+    write_result(s3, bucket, key, TRANSCRIPT)
+    no_bus = dataclasses.replace(jobs_stack.settings, jobs_event_bus="no-such-bus")
+    failing = Tracker(
+        tracker.jobs, s3,
+        Notifier(no_bus, jobs_stack.clients["events"], sqs, retry_wait=wait_none()),
+        tracker.layout, bucket,
+    )  # fmt: skip
+    with pytest.raises(NotifyFailed):
+        failing.handle(created(bucket, key))
+    assert receive_all(sqs, api.stack.events_queue) == []
+    assert [o.what for o in tracker.handle(created(bucket, key))] == ["completed"]
+    assert [o.what for o in tracker.handle(created(bucket, key))] == ["duplicate"]
+    [event] = receive_all(sqs, api.stack.events_queue)
+    assert event["detail"]["job_id"] == job_id and event["detail"]["status"] == "succeeded"

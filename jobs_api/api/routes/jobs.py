@@ -25,6 +25,7 @@ from jobs_api.api.schemas import (
     ResultLink,
     Results,
 )
+from jobs_api.completion import announce_if_done
 from jobs_api.layout import error_key, sidecar_key
 from jobs_api.state import AppState
 from jobs_api.store import StoredJob, StoredTask
@@ -192,10 +193,6 @@ async def cancel_job(job_id: JobId, key: WriterDep, state: StateDep) -> JobSumma
             Body=b"",
         )
         state.audit.record("job.canceled", actor=key.key_id, target=job_id, owner=key.owner)
-        completed = state.jobs.complete_if_done(job_id)
-        if completed is not None:
-            state.notifier.job_completed(completed)
-            return completed
-        return job
+        return announce_if_done(state.jobs, state.notifier, job_id) or job
 
     return _summary(await run_in_threadpool(cancel))
