@@ -180,6 +180,7 @@ class StoredTask:
     tgt_lng: str | None = None
     result: dict[str, Any] = field(default_factory=dict)  # language, model, timings…
     error: dict[str, Any] | None = None
+    result_key: str | None = None  # the key its result (or error record) was found at
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> StoredTask:
@@ -197,6 +198,7 @@ class StoredTask:
             tgt_lng=item.get("tgt_lng"),
             result=item.get("result") or {},
             error=item.get("error"),
+            result_key=item.get("result_key"),
         )
 
     def to_item(self) -> dict[str, Any]:

@@ -116,20 +116,26 @@ class Tracker:
             return Outcome(key, "ignored")
         with log_context(job_id=result.job_id, s3_key=key):
             task = self._task_of(result.job_id, result.name)
-            expected = task and (error_key(task.output_key) if result.failed else task.output_key)
-            if task is None or key != expected:
+            if task is None or key not in self._result_keys(task, result.failed):
                 log.info("not a result of a task of this job: ignored")
                 return Outcome(key, "ignored", result.job_id)
             counted = False
             if task.status not in TERMINAL:
                 status = "failed" if result.failed else "succeeded"
-                details = self._details(bucket, key, result.failed)
+                details = {**self._details(bucket, key, result.failed), "result_key": key}
                 counted = self.jobs.finish_task(
                     task.job_id, task.item_id, status, details=details, known=task
                 )
             if announce_if_done(self.jobs, self.notifier, task.job_id) is not None:
                 return Outcome(key, "completed", task.job_id)
             return Outcome(key, "counted" if counted else "duplicate", task.job_id)
+
+    def _result_keys(self, task: StoredTask, failed: bool) -> set[str]:
+        """Where the task's result may be: its output key, and for an item that the router
+        routes, the job's result key too (``<item_id>.json``, what the core layout's
+        ``job_result_key`` names) besides the plain transcript key it writes today."""
+        keys = {task.output_key, self.layout.result_key(task.job_id, task.item_id)}
+        return {error_key(k) for k in keys} if failed else keys
 
     def _task_of(self, job_id: str, name: str) -> StoredTask | None:
         task = self.jobs.task(job_id, name)

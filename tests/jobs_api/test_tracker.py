@@ -188,3 +188,19 @@ def test_a_failed_announcement_is_made_by_the_redelivered_event(
     assert [o.what for o in tracker.handle(created(bucket, key))] == ["duplicate"]
     [event] = receive_all(sqs, api.stack.events_queue)
     assert event["detail"]["job_id"] == job_id and event["detail"]["status"] == "succeeded"
+
+
+def test_an_uploaded_items_result_at_the_jobs_result_key_counts_and_is_linked(
+    api: Api, writer: dict[str, str], s3: Any, samples: dict[str, Path], tracker: Tracker
+) -> None:
+    """The core layout's ``job_result_key`` (``jobs/<job>/<item>.json``) for a routed upload."""
+    bucket = api.stack.bucket
+    job_id = make_job(api, writer, s3, samples, 0)
+    key = f"transcripts/jobs/{job_id}/up.json"
+    write_result(s3, bucket, key, TRANSCRIPT)
+    assert [o.what for o in tracker.handle(created(bucket, key))] == ["completed"]
+    same = tracker.handle(created(bucket, f"transcripts/jobs/{job_id}/up.wav.json"))
+    assert [o.what for o in same] == ["duplicate"]  # both forms name one task
+    results = api.http.get(f"/v1/jobs/{job_id}/results", headers=writer).json()
+    [item] = results["items"]
+    assert httpx.get(item["results"]["txt"]["url"]).text == "hello"

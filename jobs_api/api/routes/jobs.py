@@ -172,9 +172,10 @@ def _results(state: AppState, job: StoredJob, task: StoredTask) -> ItemResults:
     links: dict[str, ResultLink] = {}
     if task.status == "succeeded":
         formats = job.options.get("formats") or ["json"]
-        links = {fmt: link(sidecar_key(task.output_key, fmt)) for fmt in formats}
+        found = task.result_key or task.output_key
+        links = {fmt: link(sidecar_key(found, fmt)) for fmt in formats}
     elif task.status == "failed":
-        links = {"error": link(error_key(task.output_key))}
+        links = {"error": link(task.result_key or error_key(task.output_key))}
     return ItemResults(id=task.item_id, status=task.status, results=links, error=task.error)
 
 
