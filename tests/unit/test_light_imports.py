@@ -16,14 +16,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("numpy", "av", "faster_whisper", "ctranslate2", "tqdm", "whisperx", "torch")
-# What the Lambda functions run: the router (less its local-only pump and zip builder) and the
-# scheduler. Their imports must stay on the light side.
+# What the Lambda functions run: the router (less its local-only pump and zip builder), the
+# scheduler and the jobs API (every module: its Lambdas serve the API, track and deliver). Their
+# imports must stay on the light side.
 LAMBDA_LOCAL_ONLY = {"lambda_router.pump", "lambda_router.package", "lambda_router.__main__"}
+LAMBDA_PACKAGES = ("lambda_router", "jobs_api")
 
 
-def _modules(package: str) -> list[str]:
+def _modules(package: str, *, recursive: bool = False) -> list[str]:
     folder = ROOT / package.replace(".", "/")
-    return [f"{package}.{info.name}" for info in pkgutil.iter_modules([str(folder)])]
+    found = []
+    for info in pkgutil.iter_modules([str(folder)]):
+        name = f"{package}.{info.name}"
+        found.append(name)
+        if recursive and info.ispkg:
+            found += _modules(name, recursive=True)
+    return found
 
 
 def light_core_modules() -> list[str]:
@@ -35,8 +43,13 @@ def light_core_modules() -> list[str]:
 
 
 def lambda_modules() -> list[str]:
-    router = [m for m in _modules("lambda_router") if m not in LAMBDA_LOCAL_ONLY]
-    return [*router, "batch_worker.scheduler"]
+    shipped = [
+        m
+        for package in LAMBDA_PACKAGES
+        for m in _modules(package, recursive=True)
+        if m not in LAMBDA_LOCAL_ONLY
+    ]
+    return [*shipped, "batch_worker.scheduler"]
 
 
 def heavy_modules_after_import(module: str) -> list[str]:
@@ -53,6 +66,11 @@ def test_the_light_core_is_found_from_the_tree() -> None:
     modules = light_core_modules()
     assert {"transcription.store", "transcription.layout", "transcription.job"} <= set(modules)
     assert not any(m.startswith("transcription.inference") for m in modules)
+
+
+def test_the_lambda_modules_are_found_from_the_tree() -> None:
+    modules = set(lambda_modules())
+    assert {"lambda_router.router", "jobs_api.store", "jobs_api.api.routes.jobs"} <= modules
 
 
 @pytest.mark.parametrize("module", [*light_core_modules(), *lambda_modules()])

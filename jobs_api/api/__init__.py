@@ -1,0 +1,2 @@
+"""The HTTP layer: dependencies (``deps``), models (``schemas``), error answers (``errors``)
+and one router per topic (``routes``)."""
