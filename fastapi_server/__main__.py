@@ -12,7 +12,7 @@ from fastapi_server.main import create_app
 from fastapi_server.settings import ServerSettings
 from transcription.aws import make_client
 from transcription.exceptions import SettingsError
-from transcription.logging import configure
+from transcription.logging import configure, log_level
 from transcription.settings import load
 
 log = logging.getLogger("fastapi_server")
@@ -22,10 +22,7 @@ def main() -> int:
     configure("fastapi-server")
     try:
         settings = load(ServerSettings)
-        level = settings.log_level.upper()
-        if not isinstance(logging.getLevelName(level), int):
-            raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a log level")
-        configure("fastapi-server", level=level)
+        configure("fastapi-server", level=log_level(settings.log_level))
         keys = load_keys(settings, lambda: make_client("ssm", settings.aws))
         app = create_app(settings, keys=keys)
     except SettingsError as error:

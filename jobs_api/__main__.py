@@ -16,7 +16,7 @@ from jobs_api.main import create_app
 from jobs_api.settings import JobsSettings
 from jobs_api.tables import TableNames, table_definitions
 from transcription.exceptions import SettingsError
-from transcription.logging import configure
+from transcription.logging import configure, log_level
 from transcription.settings import load
 
 log = logging.getLogger("jobs_api")
@@ -27,10 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     configure("jobs-api")
     try:
         settings = load(JobsSettings)
-        level = settings.log_level.upper()
-        if not isinstance(logging.getLevelName(level), int):
-            raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a log level")
-        configure("jobs-api", level=level)
+        configure("jobs-api", level=log_level(settings.log_level))
         if argv[:1] == ["tables"]:
             names = TableNames.from_prefix(settings.jobs_table_prefix)
             print(json.dumps(table_definitions(names), indent=2))  # noqa: T201

@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["JsonFormatter", "append_keys", "configure", "context_keys", "log_context"]
+from transcription.exceptions import SettingsError
+
+__all__ = ["JsonFormatter", "append_keys", "configure", "context_keys", "log_context", "log_level"]
 
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("log_context", default={})  # noqa: B039
 
@@ -62,6 +64,14 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def log_level(name: str) -> str:
+    """``LOG_LEVEL``'s value as logging's level name; :class:`SettingsError` when it is none."""
+    level = name.strip().upper()
+    if not isinstance(logging.getLevelName(level), int):
+        raise SettingsError(f"LOG_LEVEL={name!r} is not a log level")
+    return level
 
 
 def configure(service: str, level: str | int = "INFO", stream: Any = None) -> None:
