@@ -113,3 +113,11 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEVICE", "cuda")
     settings = load(EngineSettings)
     assert (settings.engine, settings.device) == ("whisperx", "cuda")
+
+
+def test_log_level_names_a_wrong_value_and_accepts_any_case() -> None:
+    from transcription.logging import log_level
+
+    assert log_level(" debug ") == "DEBUG"
+    with pytest.raises(SettingsError, match="LOG_LEVEL='loud'"):
+        log_level("loud")
