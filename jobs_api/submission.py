@@ -67,6 +67,7 @@ RESUME_AFTER_SECONDS = 120.0
 HEADERS = 8  # parallel HEADs and PUTs (botocore keeps 10 connections)
 IDEMPOTENCY_KEY_MAX = 255
 AUDIO_EXTENSIONS = sorted(e[1:] for e in SUPPORTED_EXTENSIONS)
+DEFAULT_PRIORITY = "normal"  # no priority marker: the router's default queue
 
 
 @dataclass(frozen=True)
@@ -349,10 +350,24 @@ class Submission:
 
     def _enqueue(self, job: StoredJob, planned: list[_Planned]) -> None:
         self.jobs.put_tasks([p.task for p in planned])
+        if job.priority != DEFAULT_PRIORITY and any(p.message is None for p in planned):
+            self._put_priority_marker(job)
         with ThreadPoolExecutor(HEADERS) as pool:
             list(pool.map(self._put_audio, [p for p in planned if p.body is not None]))
         self.publisher.send([p.message for p in planned if p.message is not None])
         self.jobs.mark_enqueued(job.job_id)
+
+    def _put_priority_marker(self, job: StoredJob) -> None:
+        """Tell the router this job's uploads go to the queue of its priority (jobs_api.layout)."""
+        try:
+            self.s3.put_object(
+                Bucket=self.settings.storage.output_bucket,
+                Key=self.layout.priority_marker_key(job.job_id),
+                Body=job.priority.encode(),
+                ContentType="text/plain",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"storing job {job.job_id}'s priority: {error}") from error
 
     def _put_audio(self, planned: _Planned) -> None:
         task = planned.task

@@ -84,6 +84,8 @@ def test_a_mixed_job_is_accepted_at_once(
 
     stored = s3.get_object(Bucket=api.stack.bucket, Key=f"audio/jobs/{job_id}/inline.wav.wav")
     assert stored["Body"].read() == wav  # under the input prefix: the router routes it
+    marker = s3.get_object(Bucket=api.stack.bucket, Key=f"transcripts/jobs/{job_id}/priority")
+    assert marker["Body"].read() == b"high"  # the router queues the uploads by it
 
     put = httpx.put(upload["url"], content=wav)
     assert put.status_code == 200
@@ -193,6 +195,8 @@ def test_cancel_marks_queued_tasks_and_completes_the_job(
     job = response.json()
     assert job["status"] == "canceled" and job["completed_at"]
     assert job["progress"]["canceled"] == 5 and job["progress"]["queued"] == 0
+    listed = s3.list_objects_v2(Bucket=api.stack.bucket, Prefix=f"transcripts/jobs/{job_id}/")
+    assert [o["Key"] for o in listed["Contents"]] == [f"transcripts/jobs/{job_id}/canceled"]
     marker = f"transcripts/jobs/{job_id}/canceled"
     assert s3.head_object(Bucket=api.stack.bucket, Key=marker)["ContentLength"] == 0
     [event] = receive_all(sqs, api.stack.events_queue)
