@@ -57,6 +57,7 @@ from transcription.layout import (
     normalize_etag,
     parse_s3_uri,
 )
+from transcription.priority import DEFAULT_PRIORITY  # no marker: the router's default
 
 __all__ = ["Accepted", "Submission"]
 
@@ -67,7 +68,6 @@ RESUME_AFTER_SECONDS = 120.0
 HEADERS = 8  # parallel HEADs and PUTs (botocore keeps 10 connections)
 IDEMPOTENCY_KEY_MAX = 255
 AUDIO_EXTENSIONS = sorted(e[1:] for e in SUPPORTED_EXTENSIONS)
-DEFAULT_PRIORITY = "normal"  # no priority marker: the router's default queue
 
 
 @dataclass(frozen=True)
