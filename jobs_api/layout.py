@@ -8,10 +8,9 @@
   reads both forms;
 - the cancel marker ``$OUTPUT_PREFIX jobs/<job_id>/canceled``: a worker that sees it skips
   the job's remaining tasks with one HEAD, without DynamoDB;
-- the priority marker ``$OUTPUT_PREFIX jobs/<job_id>/priority`` (body ``high`` or ``low``),
-  written before any of a ``high`` or ``low`` job's audio can be uploaded: the router reads
-  it to queue the uploaded items by their job's priority, without DynamoDB. A job without
-  one is ``normal``.
+- the job spec ``$OUTPUT_PREFIX jobs/<job_id>/spec`` (``transcription.job_spec``), written
+  before any of the job's audio can be uploaded: the router reads it to queue the uploaded
+  items as the job asks, without DynamoDB.
 
 Item ids are ``[A-Za-z0-9][A-Za-z0-9._-]*`` and never end in ``.error``, so a result key
 names its item without ambiguity.
@@ -60,9 +59,6 @@ class JobLayout:
 
     def cancel_marker_key(self, job_id: str) -> str:
         return f"{self.results_prefix}{job_id}/canceled"
-
-    def priority_marker_key(self, job_id: str) -> str:
-        return f"{self.results_prefix}{job_id}/priority"
 
     def parse_result(self, key: str) -> ResultKey | None:
         """The job and item a result (or error record) key belongs to; None for other keys."""

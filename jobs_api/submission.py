@@ -46,10 +46,11 @@ from jobs_api.keys import ApiKey
 from jobs_api.layout import JobLayout, extension_of
 from jobs_api.publisher import TaskMessage, TaskPublisher
 from jobs_api.settings import JobsSettings
-from jobs_api.store import JobStore, StoredJob, StoredTask, task_id_of
+from jobs_api.store import JobStore, StoredJob, StoredTask
 from jobs_api.webhooks.urls import Resolver, system_resolver, validate_webhook_url
 from transcription.exceptions import InvalidS3Uri
 from transcription.job import Job, JobOptions
+from transcription.job_spec import ItemLanguages, JobSpec, spec_key, task_id_of
 from transcription.layout import (
     SUPPORTED_EXTENSIONS,
     Layout,
@@ -57,7 +58,6 @@ from transcription.layout import (
     normalize_etag,
     parse_s3_uri,
 )
-from transcription.priority import DEFAULT_PRIORITY  # no marker: the router's default
 
 __all__ = ["Accepted", "Submission"]
 
@@ -128,7 +128,7 @@ class Submission:
             job = self._wait_for_first(job)
         planned = [self._plan(job, i, request, heads, bodies) for i in range(len(request.items))]
         if not job.enqueued:
-            self._enqueue(job, planned)
+            self._enqueue(job, request, planned)
         if created:
             self.audit.record(
                 "job.created",
@@ -348,26 +348,26 @@ class Submission:
         )
         return _Planned(task, body=bodies.get(i))
 
-    def _enqueue(self, job: StoredJob, planned: list[_Planned]) -> None:
+    def _enqueue(self, job: StoredJob, request: JobIn, planned: list[_Planned]) -> None:
         self.jobs.put_tasks([p.task for p in planned])
-        if job.priority != DEFAULT_PRIORITY and any(p.message is None for p in planned):
-            self._put_priority_marker(job)
+        if any(p.message is None for p in planned):  # items the router will queue
+            self._put_spec(job_spec(job, request))
         with ThreadPoolExecutor(HEADERS) as pool:
             list(pool.map(self._put_audio, [p for p in planned if p.body is not None]))
         self.publisher.send([p.message for p in planned if p.message is not None])
         self.jobs.mark_enqueued(job.job_id)
 
-    def _put_priority_marker(self, job: StoredJob) -> None:
-        """Tell the router this job's uploads go to the queue of its priority (jobs_api.layout)."""
+    def _put_spec(self, spec: JobSpec) -> None:
+        """What the router needs to queue this job's uploaded items (transcription.job_spec)."""
         try:
             self.s3.put_object(
                 Bucket=self.settings.storage.output_bucket,
-                Key=self.layout.priority_marker_key(job.job_id),
-                Body=job.priority.encode(),
-                ContentType="text/plain",
+                Key=spec_key(self.settings.storage.output_prefix, spec.job_id),
+                Body=spec.to_json().encode(),
+                ContentType="application/json",
             )
         except (ClientError, BotoCoreError) as error:
-            raise StoreUnavailable(f"storing job {job.job_id}'s priority: {error}") from error
+            raise StoreUnavailable(f"storing job {spec.job_id}'s spec: {error}") from error
 
     def _put_audio(self, planned: _Planned) -> None:
         task = planned.task
@@ -389,6 +389,26 @@ class Submission:
             ExpiresIn=seconds,
         )
         return Upload(id=task.item_id, url=url, expires_at=expires_at(seconds))
+
+
+def job_spec(job: StoredJob, request: JobIn) -> JobSpec:
+    """The spec the router reads for the job's uploaded items: only what the caller chose."""
+    defaults = ItemLanguages(request.default_src_lng, request.default_tgt_lng)
+    overrides = {
+        item.id: ItemLanguages(item.src_lng or defaults.src_lng, item.tgt_lng or defaults.tgt_lng)
+        for item in request.items
+        if item.audio_url is None and (item.src_lng or item.tgt_lng)
+    }
+    return JobSpec(
+        job_id=job.job_id,
+        job_type=job.job_type,
+        priority=job.priority,
+        src_lng=defaults.src_lng,
+        tgt_lng=defaults.tgt_lng,
+        model=request.options.model,
+        formats=tuple(job.options["formats"]) if request.options.formats else None,
+        items={k: v for k, v in overrides.items() if v != defaults},
+    )
 
 
 def expires_at(seconds: int) -> str:

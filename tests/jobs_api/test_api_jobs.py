@@ -84,8 +84,11 @@ def test_a_mixed_job_is_accepted_at_once(
 
     stored = s3.get_object(Bucket=api.stack.bucket, Key=f"audio/jobs/{job_id}/inline.wav.wav")
     assert stored["Body"].read() == wav  # under the input prefix: the router routes it
-    marker = s3.get_object(Bucket=api.stack.bucket, Key=f"transcripts/jobs/{job_id}/priority")
-    assert marker["Body"].read() == b"high"  # the router queues the uploads by it
+    spec = s3.get_object(Bucket=api.stack.bucket, Key=f"transcripts/jobs/{job_id}/spec")
+    assert json.loads(spec["Body"].read()) == {  # the router queues the uploads by it
+        "job_id": job_id, "job_type": "asr", "priority": "high", "src_lng": "en",
+        "tgt_lng": None, "model": None, "formats": ["json", "srt"], "items": {},
+    }  # fmt: skip
 
     put = httpx.put(upload["url"], content=wav)
     assert put.status_code == 200
