@@ -18,7 +18,10 @@ __all__ = ["Translator", "check_pair"]
 class Translator(Protocol):
     """Translates many texts at once from one language to another."""
 
-    name: str  # the engine: "apertium", "ctranslate2"
+    @property
+    def name(self) -> str:
+        """The engine: ``apertium``, ``ctranslate2``."""
+        ...
 
     def pairs(self) -> frozenset[tuple[str, str]]:
         """The (source, target) pairs it can translate, as canonical ISO codes."""

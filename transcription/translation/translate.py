@@ -9,7 +9,7 @@ transcript's ``translation`` key (see :mod:`transcription.transcript`).
 from __future__ import annotations
 
 from transcription.languages import normalize_language
-from transcription.transcript import TranslatedSegment, Transcript, Translation
+from transcription.transcript import Transcript, TranslatedSegment, Translation
 from transcription.translation.base import Translator, check_pair
 
 __all__ = ["translate_transcript", "translated_sidecar_key"]
