@@ -8,6 +8,7 @@ real: a ``tokenizers`` tokenizer.json built in the test, with NLLB's language to
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import sys
@@ -18,7 +19,7 @@ import ctranslate2 as real_ctranslate2  # the installed package, before a test s
 import pytest
 
 from transcription.exceptions import SettingsError, UnknownEngine
-from transcription.settings import TranslationSettings
+from transcription.settings import TranslationSettings, load
 from transcription.translation import (
     TranslationFailed,
     TranslatorUnavailable,
@@ -187,3 +188,21 @@ def test_the_registry_names_what_is_wrong() -> None:
         load_translator(TranslationSettings(nmt_engine="ctranslate2"))
     with pytest.raises(UnknownEngine, match=r"NMT_ENGINE='marian'.*apertium, ctranslate2"):
         load_translator(TranslationSettings(nmt_engine="marian"))
+
+
+def test_the_translation_settings_are_documented_and_load() -> None:
+    example = (Path(__file__).resolve().parents[2] / "config.env.example").read_text()
+    for f in dataclasses.fields(TranslationSettings):
+        assert re.search(rf"^{f.name.upper()}=", example, re.MULTILINE), f.name
+    settings = load(
+        TranslationSettings,
+        {
+            "NMT_ENGINE": "ctranslate2",
+            "NMT_MODEL_DIR": "/opt/models/nllb",
+            "NMT_TIMEOUT_SECONDS": "5",
+        },
+    )
+    assert (settings.nmt_engine, settings.nmt_model_dir) == ("ctranslate2", "/opt/models/nllb")
+    assert settings.nmt_timeout_seconds == 5.0 and settings.nmt_device == "cpu"
+    with pytest.raises(SettingsError, match="NMT_TIMEOUT_SECONDS='soon'"):
+        load(TranslationSettings, {"NMT_TIMEOUT_SECONDS": "soon"})
