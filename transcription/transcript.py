@@ -103,7 +103,7 @@ class TranslatedSegment:
 class Translation:
     language: str  # the target language (ISO code)
     source_language: str  # what was translated from
-    engine: str  # apertium | ctranslate2
+    engine: str  # apertium | ctranslate2, or "none" when the speech was already in it
     text: str
     segments: tuple[TranslatedSegment, ...]
 
