@@ -21,7 +21,8 @@ $(INSTALLED): pyproject.toml $(MODEL_REQUIREMENTS) | $(PY)
 
 install: $(INSTALLED)
 
-# Debian programs the tests drive (espeak-ng), installed with apt-get when missing.
+# Debian packages the tests drive (espeak-ng, apertium, apertium-eng-spa), installed with
+# apt-get when missing.
 system-packages:
 	scripts/dev/install-system-packages.sh
 

@@ -33,6 +33,7 @@ __all__ = [
     "AwsSettings",
     "EngineSettings",
     "StorageSettings",
+    "TranslationSettings",
     "load",
     "secret",
 ]
@@ -151,3 +152,13 @@ class EngineSettings:
     whisperx_align: bool = True
     whisperx_diarize: bool = False
     hf_token: str | None = secret(None)  # for whisperx diarization
+
+
+@dataclass(frozen=True)
+class TranslationSettings:
+    """Which text translator (NMT) runs (transcription/translation/)."""
+
+    nmt_engine: str = "apertium"  # or "ctranslate2" (the GPU image)
+    nmt_model_dir: str | None = None  # ctranslate2: the converted NLLB model and tokenizer.json
+    nmt_device: str = "cpu"  # ctranslate2: or "cuda"
+    nmt_timeout_seconds: float = 120.0  # apertium: the most one call (all its texts) may take
