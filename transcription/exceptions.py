@@ -168,6 +168,19 @@ class UnknownEngine(SettingsError):
     code = "unknown_engine"
 
 
+class UnknownModel(TranscriptionError):
+    """A request (or job) named a model this process does not serve (not in MODELS)."""
+
+    code = "unknown_model"
+
+    def __init__(self, value: str, allowed: tuple[str, ...], field: str = "model") -> None:
+        super().__init__(
+            f"{field}={value!r} is not a model served here; choose one of {', '.join(allowed)}"
+        )
+        self.value = value
+        self.field = field
+
+
 class ModelChecksumMismatch(SettingsError):
     """Joined model weights do not match the sha256 recorded for them (a damaged install)."""
 
