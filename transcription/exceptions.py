@@ -33,6 +33,12 @@ class NotAudio(AudioError):
     code = "not_audio"
 
 
+class InvalidPcm(NotAudio):
+    """Raw PCM (``encode=false``) that cannot be 16-bit samples: an odd byte count."""
+
+    code = "invalid_pcm"
+
+
 class EmptyAudio(AudioError):
     """Zero bytes, or a container with no samples."""
 

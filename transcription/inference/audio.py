@@ -17,7 +17,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
-from transcription.exceptions import AudioTooLong, EmptyAudio, NotAudio
+from transcription.exceptions import AudioTooLong, EmptyAudio, InvalidPcm, NotAudio
 
 __all__ = ["SAMPLE_RATE", "Audio", "decode_audio", "probe_duration"]
 
@@ -113,13 +113,13 @@ def decode_pcm(path: str | Path, max_seconds: float | None = None) -> Audio:
     """Raw 16 kHz mono signed 16-bit little-endian PCM (no header), as ffmpeg's ``-f s16le``
     writes it: what whisper-asr-webservice's clients send with ``encode=false``.
 
-    Raises :class:`EmptyAudio`, :class:`NotAudio` (an odd byte count) or :class:`AudioTooLong`.
+    Raises :class:`EmptyAudio`, :class:`InvalidPcm` (an odd byte count) or :class:`AudioTooLong`.
     """
     size = Path(path).stat().st_size
     if size == 0:
         raise EmptyAudio("the file is empty (0 bytes)")
     if size % 2:
-        raise NotAudio("raw PCM (encode=false) must be 16-bit samples: the byte count is odd")
+        raise InvalidPcm("raw PCM (encode=false) must be 16-bit samples: the byte count is odd")
     seconds = size / 2 / SAMPLE_RATE
     if max_seconds is not None and seconds > max_seconds:
         raise AudioTooLong(seconds, max_seconds)
