@@ -12,7 +12,6 @@ sends as HTTP Basic. The requests here are made the same way, with requests itse
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,15 +20,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests.server.harness import (
-    Server,
-    moto_environment,
-    new_key,
-    s3_client,
-    server_env,
-    similar,
-    start_server,
-)
+from tests.server.harness import Server, server_with_bucket, similar
 from tests.support.speech import SCRIPTS, speak
 from tests.support.subtitles import parse_subtitles, words_of
 from transcription.inference.audio import decode_audio
@@ -42,20 +33,10 @@ TIMEOUTS = (5, 300)  # Bazarr's (response, transcription) timeouts
 @pytest.fixture(scope="module")
 def server(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A multilingual server, as a Bazarr user runs it: MODEL=base."""
-    with moto_environment(moto_url):
-        bucket = f"audio-{uuid.uuid4().hex[:10]}"
-        s3_client(moto_url).create_bucket(Bucket=bucket)
-        env = server_env(
-            moto_url,
-            bucket,
-            new_key(),
-            model="base",
-            model_cache_dir=str(tmp_path_factory.mktemp("model-cache")),
-            rate_limit_per_minute=0,
-        )
-        log_path = tmp_path_factory.mktemp("server") / "server.log"
-        with start_server(env, log_path) as started:
-            yield started
+    with server_with_bucket(
+        moto_url, tmp_path_factory, model="base", rate_limit_per_minute=0
+    ) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

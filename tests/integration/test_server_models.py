@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,16 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server.harness import (
-    Server,
-    metric,
-    moto_environment,
-    new_key,
-    s3_client,
-    server_env,
-    similar,
-    start_server,
-)
+from tests.server.harness import Server, metric, server_with_bucket, similar
 
 pytestmark = pytest.mark.slow
 
@@ -38,24 +28,17 @@ RSS = "process_resident_memory_bytes"
 
 @pytest.fixture(scope="module")
 def server(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with moto_environment(moto_url):
-        bucket = f"audio-{uuid.uuid4().hex[:10]}"
-        s3_client(moto_url).create_bucket(Bucket=bucket)
-        env = server_env(
-            moto_url,
-            bucket,
-            new_key(),
-            model="tiny.en",
-            models="tiny.en,base",
-            concurrency=1,
-            max_pending=4,
-            model_idle_unload_seconds=IDLE_SECONDS,
-            model_cache_dir=str(tmp_path_factory.mktemp("model-cache")),
-            rate_limit_per_minute=0,
-        )
-        log_path = tmp_path_factory.mktemp("server") / "server.log"
-        with start_server(env, log_path) as started:
-            yield started
+    with server_with_bucket(
+        moto_url,
+        tmp_path_factory,
+        model="tiny.en",
+        models="tiny.en,base",
+        concurrency=1,
+        max_pending=4,
+        model_idle_unload_seconds=IDLE_SECONDS,
+        rate_limit_per_minute=0,
+    ) as started:
+        yield started
 
 
 def transcribe(client: httpx.Client, audio: bytes, **fields: str) -> httpx.Response:

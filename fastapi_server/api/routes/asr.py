@@ -2,7 +2,9 @@
 
 ``POST /asr`` takes the audio as the multipart part ``audio_file`` and everything else in
 the query (``task``, ``language``, ``output`` txt/vtt/srt/tsv/json, ``word_timestamps``,
-``encode``, ``initial_prompt``); it answers the transcript in that format. ``POST
+``encode``, ``initial_prompt``); it answers the transcript in that format (``json`` is this
+server's transcript JSON: ``text``, ``segments`` and ``language`` as Whisper's has them,
+plus more). ``POST
 /detect-language`` answers ``{"detected_language", "language_code", "confidence"}``.
 
 ``encode=true`` (the default) means the upload is a media file, decoded here (PyAV);
