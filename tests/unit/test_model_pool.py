@@ -17,7 +17,7 @@ from transcription.exceptions import SettingsError, UnknownModel
 from transcription.inference.audio import decode_audio
 from transcription.inference.engines import Engine, TranscribeOptions, load_engine
 from transcription.inference.engines.pool import ModelPool, parse_model_concurrency
-from transcription.settings import EngineSettings
+from transcription.settings import EngineSettings, load
 
 pytestmark = pytest.mark.slow
 
@@ -169,3 +169,24 @@ def test_idle_unload_is_off_with_zero(clock: Clock, loader: CountingLoader) -> N
     assert pool.unload_idle() == []
     with pytest.raises(SettingsError, match="MODEL_IDLE_UNLOAD_SECONDS"):
         make_pool(clock, loader, model_idle_unload_seconds=-1)
+
+
+def test_the_pool_settings_come_from_the_environment_as_documented() -> None:
+    settings = load(
+        EngineSettings,
+        {
+            "MODEL": "tiny.en",
+            "MODELS": "tiny.en, base",
+            "MODEL_CONCURRENCY": "base=2",
+            "MODEL_IDLE_UNLOAD_SECONDS": "600",
+        },
+    )
+    pool = ModelPool(settings)
+    assert pool.allowed == ("tiny.en", "base")
+    assert (pool.limit("tiny.en"), pool.limit("base")) == (1, 2)
+    assert settings.model_idle_unload_seconds == 600.0
+    # config.env.example's empty values: MODEL alone, CONCURRENCY for it, never unloaded.
+    empty = load(
+        EngineSettings, {"MODELS": "", "MODEL_CONCURRENCY": "", "MODEL_IDLE_UNLOAD_SECONDS": "0"}
+    )
+    assert ModelPool(empty).allowed == ("tiny.en",)
