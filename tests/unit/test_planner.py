@@ -363,3 +363,41 @@ def test_plan_loads_no_engine_and_no_matplotlib() -> None:
                             check=True, cwd=ROOT)  # fmt: skip
     assert "HEAVY 0" in result.stderr.splitlines()[-1], result.stderr
     assert "crossover" in result.stdout
+
+
+def test_the_chart_marks_the_crossover_where_it_is(tmp_path: Path, figures: Figures) -> None:
+    """Draw the chart, read the PNG back and look for the marker's colour at the pixel that
+    the crossover's volume and cost map to on the chart's log axes."""
+    from matplotlib import colors, image
+
+    from transcription.planner.chart import (
+        CROSSOVER_COLOUR,
+        MANAGED_COLOUR,
+        SELF_HOSTED_COLOUR,
+        draw_chart,
+    )
+
+    plan = make_plan(PlanInputs(50_000, 3), figures)
+    chart = draw_chart(plan, figures, tmp_path / "crossover.png")
+    pixels = image.imread(chart.path)[:, :, :3]
+
+    assert pixels.shape[:2] == (chart.height_px, chart.width_px)
+    white = (pixels > 0.98).all(axis=2)
+    assert (~white).mean() > 0.02  # far from a blank canvas
+    for colour in (SELF_HOSTED_COLOUR, MANAGED_COLOUR):  # both lines are drawn
+        assert (abs(pixels - colors.to_rgb(colour)).max(axis=2) < 0.02).sum() > 100
+
+    assert chart.crossover is not None and chart.crossover_px is not None
+    volume, cost = chart.crossover
+    assert volume == plan.crossover_tasks_per_month == 10_621
+    _, _, managed = monthly_costs(PlanInputs(volume, 3), figures)
+    assert cost == pytest.approx(managed.total_usd)
+    # Where the crossover must be, from the axes' box and limits alone (log scale both ways).
+    left, bottom, right, top = chart.axes_px
+    (x0, x1), (y0, y1) = chart.xlim, chart.ylim
+    column = left + (right - left) * math.log(volume / x0) / math.log(x1 / x0)
+    row = chart.height_px - (bottom + (top - bottom) * math.log(cost / y0) / math.log(y1 / y0))
+    assert chart.crossover_px == pytest.approx((column, row), abs=0.5)
+    marker = colors.to_rgb(CROSSOVER_COLOUR)
+    at = pixels[round(row) - 1 : round(row) + 2, round(column) - 1 : round(column) + 2]
+    assert (abs(at - marker).max(axis=2) < 0.02).all(), at
