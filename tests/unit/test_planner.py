@@ -401,3 +401,9 @@ def test_the_chart_marks_the_crossover_where_it_is(tmp_path: Path, figures: Figu
     marker = colors.to_rgb(CROSSOVER_COLOUR)
     at = pixels[round(row) - 1 : round(row) + 2, round(column) - 1 : round(column) + 2]
     assert (abs(at - marker).max(axis=2) < 0.02).all(), at
+
+
+def test_planner_prices_is_documented_with_its_default() -> None:
+    example = (ROOT / "config.env.example").read_text()
+    assert "\nPLANNER_PRICES=\n" in example
+    assert "(transcription/planner/figures.py: PlannerSettings)" in example
