@@ -126,3 +126,29 @@ def test_planner_prices_points_at_another_file(tmp_path: Path) -> None:
     assert answer["figures"]["path"] == str(prices)
     broken = plan(*EXAMPLE, env={"PLANNER_PRICES": str(tmp_path / "nothing.json")})
     assert broken.returncode == 2 and "nothing.json: cannot read" in broken.stderr
+
+
+def readme_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("## Capacity planning\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_commands_run_and_its_table_is_what_they_print(tmp_path: Path) -> None:
+    section = readme_section()
+    commands = [
+        line for line in section.splitlines() if line.startswith("transcription-router plan")
+    ]
+    assert len(commands) == 4
+    # The --calibrate example reads the bench file that the bench command above it writes.
+    write_bench_file(tmp_path / "bench.json", [BenchRecord("large-v3", "A10G", 90.6, 64.4, 3)])
+    outputs = []
+    for command in commands:
+        args = command.split()[1:]
+        result = subprocess.run([str(COMMAND), *args], capture_output=True, text=True,
+                                timeout=60, cwd=tmp_path)  # fmt: skip
+        assert result.returncode == 0, (command, result.stderr)
+        outputs.append(result.stdout)
+    assert (tmp_path / "crossover.png").exists()
+    shown = section.split("it prints:\n\n```\n", 1)[1].split("```", 1)[0]
+    for line in shown.splitlines():
+        assert line in outputs[0].splitlines(), line
