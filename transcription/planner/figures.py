@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from transcription.planner.exceptions import FiguresError, UnknownFigure
+from transcription.settings import load
 
 __all__ = [
     "DEFAULT_PRICES",
@@ -149,6 +150,11 @@ class Figures:
                 f"instance_type={name!r}: no price in {self.path} (known: {known})"
             ) from None
 
+    def speed_on(self, model: str, instance_type: str) -> Speed:
+        """One instance's speed for ``model``: what the planner sizes with, and what the
+        router's overflow decision will read for the fleet's instance type."""
+        return self.speed(model, self.instance(instance_type).accelerator)
+
     def speed(self, model: str, accelerator: str) -> Speed:
         try:
             return self.speeds[(model, accelerator)]
@@ -164,8 +170,6 @@ class Figures:
 def load_figures(path: str | Path | None = None) -> Figures:
     """Read and check a data file (default: ``PLANNER_PRICES``, else the shipped prices.json)."""
     if path is None:
-        from transcription.settings import load
-
         path = load(PlannerSettings).planner_prices or DEFAULT_PRICES
     where = str(path)
     data = _read_json(Path(path))
@@ -264,14 +268,14 @@ class _Reader:
             raise FiguresError(f"{self.where}: {name} is missing")
         return obj[key]
 
-    def _fail(self, at: str, key: str, expected: str, value: Any) -> FiguresError:
+    def fail(self, at: str, key: str, expected: str, value: Any) -> FiguresError:
         name = f"{at}.{key}" if at else key
         return FiguresError(f"{self.where}: {name}={value!r}: expected {expected}")
 
     def text(self, obj: Mapping[str, Any], key: str, at: str = "") -> str:
         value = self._get(obj, key, at)
         if not isinstance(value, str) or not value:
-            raise self._fail(at, key, "a non-empty string", value)
+            raise self.fail(at, key, "a non-empty string", value)
         return value
 
     def number(
@@ -289,21 +293,21 @@ class _Reader:
             return None
         kinds = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
-            raise self._fail(at, key, "an integer ≥ 0" if integer else "a number ≥ 0", value)
+            raise self.fail(at, key, "an integer ≥ 0" if integer else "a number ≥ 0", value)
         if positive and value <= 0:
-            raise self._fail(at, key, "a number > 0", value)
+            raise self.fail(at, key, "a number > 0", value)
         return value
 
     def mapping(self, obj: Mapping[str, Any], key: str, at: str = "") -> Mapping[str, Any]:
         value = self._get(obj, key, at)
         if not isinstance(value, dict):
-            raise self._fail(at, key, "an object", value)
+            raise self.fail(at, key, "an object", value)
         return value
 
     def items(self, obj: Mapping[str, Any], key: str, at: str = "") -> list[Mapping[str, Any]]:
         value = self._get(obj, key, at)
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self._fail(at, key, "a list of objects", value)
+            raise self.fail(at, key, "a list of objects", value)
         return value
 
     def source(self, obj: Mapping[str, Any], key: str, at: str) -> Source:
@@ -324,7 +328,7 @@ def _transcribe(reader: _Reader, data: Mapping[str, Any]) -> TranscribePrices:
         at = f"transcribe.tiers[{i}]"
         upper = reader.number(item, "up_to_minutes", at, positive=True, optional=True)
         if upper is not None and upper <= bound:
-            raise reader._fail(at, "up_to_minutes", f"more than the tier before ({bound})", upper)
+            raise reader.fail(at, "up_to_minutes", f"more than the tier before ({bound})", upper)
         if tiers and tiers[-1].up_to_minutes is None:
             raise FiguresError(f"{reader.where}: {at}: comes after the unbounded tier")
         tiers.append(Tier(upper, reader.number(item, "usd_per_minute", at)))
@@ -385,9 +389,12 @@ def _speeds(reader: _Reader, items: list[Mapping[str, Any]]) -> dict[tuple[str, 
 
 def _fleet(reader: _Reader, data: Mapping[str, Any]) -> FleetAssumptions:
     at = "fleet"
+    servers = reader.number(data, "always_on_servers", at, integer=True)
+    if servers < 1:  # the plan's self-hosted side is built around an always-on server
+        raise reader.fail(at, "always_on_servers", "at least 1", servers)
     return FleetAssumptions(
         hours_per_month=reader.number(data, "hours_per_month", at, positive=True),
-        always_on_servers=reader.number(data, "always_on_servers", at, integer=True),
+        always_on_servers=servers,
         peak_window_seconds=reader.number(data, "peak_window_seconds", at, positive=True),
         worker_start_seconds=reader.number(data, "worker_start_seconds", at),
         worker_idle_seconds=reader.number(data, "worker_idle_seconds", at),

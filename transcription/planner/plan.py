@@ -49,9 +49,11 @@ __all__ = [
     "Fleet",
     "Plan",
     "PlanInputs",
+    "at_volume",
     "choose_phase",
     "make_plan",
     "monthly_costs",
+    "self_hosted_cost",
     "size_fleet",
 ]
 
@@ -211,8 +213,7 @@ def monthly_costs(
     """The fleet and both monthly costs for ``inputs`` (checked); no crossover search."""
     inputs.check()
     instance = figures.instance(inputs.instance_type)
-    speed = figures.speed(inputs.model, instance.accelerator)
-    sized = size_fleet(inputs, figures, speed.speed)
+    sized = size_fleet(inputs, figures, figures.speed_on(inputs.model, inputs.instance_type).speed)
     own = self_hosted_cost(inputs, sized, instance, figures)
     managed = managed_cost(
         inputs.tasks_per_month, inputs.minutes_per_task, inputs.summary_share, figures
@@ -302,7 +303,7 @@ def make_plan(inputs: PlanInputs, figures: Figures) -> Plan:
     return Plan(
         inputs=inputs,
         instance=instance,
-        speed=figures.speed(inputs.model, instance.accelerator),
+        speed=figures.speed_on(inputs.model, inputs.instance_type),
         fleet=sized,
         self_hosted=own,
         managed=managed,
@@ -315,4 +316,5 @@ def make_plan(inputs: PlanInputs, figures: Figures) -> Plan:
 
 
 def at_volume(inputs: PlanInputs, tasks_per_month: float) -> PlanInputs:
+    """The same workload at another volume (the crossover search and the chart's lines)."""
     return replace(inputs, tasks_per_month=tasks_per_month)
