@@ -4,6 +4,12 @@ Subtitles follow the usual broadcast rules: cues numbered from 1, never overlapp
 of at most ``MAX_LINE_CHARS`` characters broken at word boundaries, at most ``MAX_LINES``
 lines per cue. A long segment becomes several cues, timed from its word timestamps when it
 has them, else in proportion to the characters.
+
+Diarized transcripts (segments with a ``speaker``) show the labels in every format: txt a
+``SPEAKER_00:`` line where the speaker changes, srt a ``[SPEAKER_00]`` prefix on each cue,
+vtt a WebVTT voice tag ``<v SPEAKER_00>``, tsv a fourth ``speaker`` column, json and
+verbose_json a ``speaker`` on segments (and words). The tsv column is there only when the
+transcript is diarized, so an undiarized tsv stays Whisper's three columns.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,8 @@ def cues(transcript: Transcript) -> list[Cue]:
         for tokens in _cue_token_groups(_tokens(segment)):
             start = max(tokens[0].start, previous_end)
             end = max(tokens[-1].end, start + MIN_CUE_SECONDS)
-            out.append(Cue(len(out) + 1, start, end, tuple(_fit_lines(tokens))))
+            lines = tuple(_fit_lines(tokens))
+            out.append(Cue(len(out) + 1, start, end, lines, segment.speaker))
             previous_end = end
     return out
 
@@ -129,7 +137,8 @@ def _timestamp(seconds: float, separator: str) -> str:
 
 def _srt(transcript: Transcript) -> str:
     blocks = [
-        f"{c.index}\n{_timestamp(c.start, ',')} --> {_timestamp(c.end, ',')}\n" + "\n".join(c.lines)
+        f"{c.index}\n{_timestamp(c.start, ',')} --> {_timestamp(c.end, ',')}\n"
+        + _cue_text(c, "[{}] ")
         for c in cues(transcript)
     ]
     return "\n\n".join(blocks) + "\n" if blocks else ""
@@ -137,22 +146,44 @@ def _srt(transcript: Transcript) -> str:
 
 def _vtt(transcript: Transcript) -> str:
     blocks = ["WEBVTT"] + [
-        f"{c.index}\n{_timestamp(c.start, '.')} --> {_timestamp(c.end, '.')}\n" + "\n".join(c.lines)
+        f"{c.index}\n{_timestamp(c.start, '.')} --> {_timestamp(c.end, '.')}\n"
+        + _cue_text(c, "<v {}>")
         for c in cues(transcript)
     ]
     return "\n\n".join(blocks) + "\n"
 
 
+def _cue_text(cue: Cue, speaker_mark: str) -> str:
+    """The cue's lines, the first marked with its speaker (``speaker_mark`` holds ``{}``)."""
+    text = "\n".join(cue.lines)
+    return speaker_mark.format(cue.speaker) + text if cue.speaker else text
+
+
 def _txt(transcript: Transcript) -> str:
-    lines = [s.text.strip() for s in transcript.segments if s.text.strip()]
+    lines: list[str] = []
+    speaker: str | None = None
+    for segment in transcript.segments:
+        if not segment.text.strip():
+            continue
+        if segment.speaker and segment.speaker != speaker:
+            lines += ([""] if lines else []) + [f"{segment.speaker}:"]
+            speaker = segment.speaker
+        lines.append(segment.text.strip())
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def _diarized(transcript: Transcript) -> bool:
+    return any(s.speaker for s in transcript.segments)
+
+
 def _tsv(transcript: Transcript) -> str:
-    rows = ["start\tend\ttext"] + [
-        f"{round(s.start * 1000)}\t{round(s.end * 1000)}\t{s.text.strip().replace(chr(9), ' ')}"
-        for s in transcript.segments
-    ]
+    speakers = _diarized(transcript)
+    rows = ["start\tend\ttext" + ("\tspeaker" if speakers else "")]
+    for s in transcript.segments:
+        row = (
+            f"{round(s.start * 1000)}\t{round(s.end * 1000)}\t{s.text.strip().replace(chr(9), ' ')}"
+        )
+        rows.append(row + (f"\t{s.speaker or ''}" if speakers else ""))
     return "\n".join(rows) + "\n"
 
 
@@ -175,6 +206,7 @@ def verbose_json(transcript: Transcript, *, words: bool = True, segments: bool =
         "duration": transcript.duration,
         "text": transcript.text,
     }
+    speakers = _diarized(transcript)
     if segments:
         body["segments"] = [
             {
@@ -188,15 +220,23 @@ def verbose_json(transcript: Transcript, *, words: bool = True, segments: bool =
                 "avg_logprob": 0.0,
                 "compression_ratio": 0.0,
                 "no_speech_prob": 0.0,
+                **({"speaker": s.speaker} if speakers else {}),
             }
             for s in transcript.segments
         ]
     if words:
         body["words"] = [
-            {"word": w.word.strip(), "start": w.start, "end": w.end}
+            {
+                "word": w.word.strip(),
+                "start": w.start,
+                "end": w.end,
+                **({"speaker": w.speaker} if speakers else {}),
+            }
             for s in transcript.segments
             for w in s.words
         ]
+    if speakers:
+        body["speakers"] = transcript.speakers or {}
     return json.dumps(body, ensure_ascii=False)
 
 

@@ -149,5 +149,6 @@ class EngineSettings:
     concurrency: int = 1  # transcriptions that may run at once on one loaded model
     max_audio_seconds: float = 3 * 60 * 60
     whisperx_align: bool = True
-    whisperx_diarize: bool = False
+    whisperx_diarize: bool = False  # diarize with WhisperX's pyannote pipeline, not Resemblyzer
+    diarize_default: bool = False  # label speakers when a request does not say
     hf_token: str | None = secret(None)  # for whisperx diarization

@@ -35,6 +35,7 @@ class Word:
     start: float
     end: float
     probability: float | None = None
+    speaker: str | None = None  # set by diarization (transcription.diarization)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ class Transcript:
     # over the windows, and each window's vote. Absent from transcripts of older versions.
     language_probability: float | None = None
     language_votes: tuple[LanguageVote, ...] = ()
+    # Set by diarization: each speaker label's talk time in seconds, in label order.
+    speakers: dict[str, float] | None = None
     version: int = TRANSCRIPT_VERSION
 
     def with_context(self, **changes: Any) -> Transcript:
@@ -137,6 +140,7 @@ class Transcript:
             warnings=tuple(data.get("warnings") or ()),
             language_probability=data.get("language_probability"),
             language_votes=tuple(LanguageVote(**v) for v in data.get("language_votes") or ()),
+            speakers=data.get("speakers"),
         )
 
     @classmethod
