@@ -25,6 +25,8 @@ __all__ = ["FORMATS", "MEDIA_TYPES", "Cue", "cues", "render"]
 MAX_LINE_CHARS = 42
 MAX_LINES = 2
 MIN_CUE_SECONDS = 0.001
+SRT_SPEAKER = "[{}] "  # shown: the line keeps room for it
+VTT_SPEAKER = "<v {}>"  # a WebVTT voice tag: markup, not shown as text
 
 MEDIA_TYPES = {
     "json": "application/json",
@@ -61,15 +63,20 @@ def render(transcript: Transcript, fmt: str) -> str:
     return writer(transcript)
 
 
-def cues(transcript: Transcript) -> list[Cue]:
-    """Subtitle cues: split long segments, fit lines, and remove overlaps."""
+def cues(transcript: Transcript, speaker_mark: str = "") -> list[Cue]:
+    """Subtitle cues: split long segments, fit lines, and remove overlaps.
+
+    ``speaker_mark`` (such as ``"[{}] "``) is the text a writer puts before the first line
+    of a diarized cue; room for it is kept on that line, so marked lines still fit.
+    """
     out: list[Cue] = []
     previous_end = 0.0
     for segment in transcript.segments:
-        for tokens in _cue_token_groups(_tokens(segment)):
+        reserve = len(speaker_mark.format(segment.speaker)) if segment.speaker else 0
+        for tokens in _cue_token_groups(_tokens(segment), reserve):
             start = max(tokens[0].start, previous_end)
             end = max(tokens[-1].end, start + MIN_CUE_SECONDS)
-            lines = tuple(_fit_lines(tokens))
+            lines = tuple(_fit_lines(tokens, reserve))
             out.append(Cue(len(out) + 1, start, end, lines, segment.speaker))
             previous_end = end
     return out
@@ -90,26 +97,32 @@ def _tokens(segment: Segment) -> list[_Token]:
     return tokens
 
 
-def _split_long_word(token: _Token) -> list[_Token]:
+def _split_long_word(token: _Token, width: int) -> list[_Token]:
     text = token.text
-    if len(text) <= MAX_LINE_CHARS:
+    if len(text) <= width:
         return [token]
-    parts = [text[i : i + MAX_LINE_CHARS] for i in range(0, len(text), MAX_LINE_CHARS)]
+    parts = [text[i : i + width] for i in range(0, len(text), width)]
     step = (token.end - token.start) / len(parts)
     return [
         _Token(p, token.start + i * step, token.start + (i + 1) * step) for i, p in enumerate(parts)
     ]
 
 
-def _lines(tokens: list[_Token]) -> Iterator[list[_Token]]:
-    """Greedy fill: each line as many whole words as fit in MAX_LINE_CHARS."""
+def _lines(tokens: list[_Token], reserve: int = 0) -> Iterator[list[_Token]]:
+    """Greedy fill: each line as many whole words as fit in MAX_LINE_CHARS.
+
+    The first line of each cue (every MAX_LINES-th) keeps ``reserve`` characters free for a
+    speaker mark.
+    """
     line: list[_Token] = []
-    width = 0
-    for token in (part for t in tokens for part in _split_long_word(t)):
+    width, count = 0, 0
+    parts = (part for t in tokens for part in _split_long_word(t, MAX_LINE_CHARS - reserve))
+    for token in parts:
+        limit = MAX_LINE_CHARS - (reserve if count % MAX_LINES == 0 else 0)
         extra = len(token.text) + (1 if line else 0)
-        if line and width + extra > MAX_LINE_CHARS:
+        if line and width + extra > limit:
             yield line
-            line, width = [], 0
+            line, width, count = [], 0, count + 1
             extra = len(token.text)
         line.append(token)
         width += extra
@@ -117,14 +130,14 @@ def _lines(tokens: list[_Token]) -> Iterator[list[_Token]]:
         yield line
 
 
-def _cue_token_groups(tokens: list[_Token]) -> Iterator[list[_Token]]:
-    lines = list(_lines(tokens))
+def _cue_token_groups(tokens: list[_Token], reserve: int) -> Iterator[list[_Token]]:
+    lines = list(_lines(tokens, reserve))
     for i in range(0, len(lines), MAX_LINES):
         yield [t for line in lines[i : i + MAX_LINES] for t in line]
 
 
-def _fit_lines(tokens: list[_Token]) -> list[str]:
-    return [" ".join(t.text for t in line) for line in _lines(tokens)]
+def _fit_lines(tokens: list[_Token], reserve: int) -> list[str]:
+    return [" ".join(t.text for t in line) for line in _lines(tokens, reserve)]
 
 
 def _timestamp(seconds: float, separator: str) -> str:
@@ -138,8 +151,8 @@ def _timestamp(seconds: float, separator: str) -> str:
 def _srt(transcript: Transcript) -> str:
     blocks = [
         f"{c.index}\n{_timestamp(c.start, ',')} --> {_timestamp(c.end, ',')}\n"
-        + _cue_text(c, "[{}] ")
-        for c in cues(transcript)
+        + _cue_text(c, SRT_SPEAKER)
+        for c in cues(transcript, SRT_SPEAKER)
     ]
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
@@ -147,7 +160,7 @@ def _srt(transcript: Transcript) -> str:
 def _vtt(transcript: Transcript) -> str:
     blocks = ["WEBVTT"] + [
         f"{c.index}\n{_timestamp(c.start, '.')} --> {_timestamp(c.end, '.')}\n"
-        + _cue_text(c, "<v {}>")
+        + _cue_text(c, VTT_SPEAKER)
         for c in cues(transcript)
     ]
     return "\n\n".join(blocks) + "\n"
