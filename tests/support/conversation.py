@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from transcription.diarization import Turn
 from transcription.inference.audio import SAMPLE_RATE, decode_audio
 
-__all__ = ["SENTENCES", "VOICES", "Conversation", "converse", "write_wav"]
+__all__ = [
+    "SENTENCES",
+    "VOICES",
+    "Conversation",
+    "converse",
+    "diarization_error_rate",
+    "speaker_at",
+    "write_wav",
+]
 
 # Voice variant and pitch: a low male, a high female and a whispering voice.
 VOICES = (("en+m3", 30), ("en+f4", 80), ("en+whisper", 50))
@@ -94,3 +104,22 @@ def write_wav(samples: np.ndarray, path: Path) -> Path:
         out.setframerate(SAMPLE_RATE)
         out.writeframes(pcm.tobytes())
     return path
+
+
+def diarization_error_rate(conversation: Conversation, turns: Sequence[Turn]) -> float:
+    """pyannote.metrics' DER of ``turns`` against the truth (no collar, overlap scored)."""
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    reference, hypothesis = Annotation(), Annotation()
+    for start, end, speaker in conversation.turns:
+        reference[Segment(start, end)] = f"truth-{speaker}"
+    for turn in turns:
+        hypothesis[Segment(turn.start, turn.end)] = turn.speaker
+    scored = Timeline([Segment(0.0, conversation.duration)])  # the whole file is scored
+    return float(DiarizationErrorRate()(reference, hypothesis, uem=scored))
+
+
+def speaker_at(conversation: Conversation, seconds: float) -> int | None:
+    """Who the truth says speaks at ``seconds`` (None in a pause)."""
+    return next((s for a, b, s in conversation.turns if a <= seconds < b), None)

@@ -33,6 +33,7 @@ def cluster_windows(embeddings: np.ndarray, low: int, high: int) -> np.ndarray:
     if count == 0:
         return np.zeros(0, dtype=int)
     high = min(high, count)
+    low = min(low, high)
     if high <= 1:
         return np.zeros(count, dtype=int)
     from scipy.cluster.hierarchy import fcluster, linkage
@@ -41,16 +42,23 @@ def cluster_windows(embeddings: np.ndarray, low: int, high: int) -> np.ndarray:
     sample = _spread(count, MAX_TREE_WINDOWS)
     points = embeddings[sample]
     tree = linkage(points, method="average", metric="cosine")
-    cuts = {k: fcluster(tree, k, criterion="maxclust") - 1 for k in range(max(low, 2), high + 1)}
+    raw = {k: fcluster(tree, k, criterion="maxclust") - 1 for k in range(max(low, 2), high + 1)}
     # A speaker holds two windows in a row somewhere; a cluster that smoothing wipes out is
     # made of windows that straddle two speakers' turns, not of a voice of its own.
-    cuts = {k: c for k, c in cuts.items() if len(set(smooth_labels(c).tolist())) == k}
+    cuts = {k: c for k, c in raw.items() if len(set(smooth_labels(c).tolist())) == k}
+    if not cuts and low >= 2:  # the caller's count stands, smoothing or not
+        cuts = {low: raw[low]}
     if not cuts:
         return np.zeros(count, dtype=int)
-    scores = {k: silhouette_score(points, c, metric="cosine") for k, c in cuts.items()}
-    best = max(scores, key=lambda k: scores[k])
-    if low <= 1 and _one_voice(points, cuts, scores):
-        return np.zeros(count, dtype=int)
+    best = min(cuts)
+    scorable = {k: c for k, c in cuts.items() if k < len(points)}  # silhouette needs k < n
+    if len(cuts) > 1 or low <= 1:
+        scores = {
+            k: float(silhouette_score(points, c, metric="cosine")) for k, c in scorable.items()
+        }
+        if low <= 1 and _one_voice(points, cuts, scores):
+            return np.zeros(count, dtype=int)
+        best = max(scores, key=lambda k: scores[k], default=best)
     centroids = _centroids(points, cuts[best], best)
     return np.argmax(embeddings @ centroids.T, axis=1)
 
@@ -71,7 +79,7 @@ def smooth_labels(labels: np.ndarray) -> np.ndarray:
 
 def _one_voice(points: np.ndarray, cuts: dict[int, np.ndarray], scores: dict[int, float]) -> bool:
     """True when no split is convincing: one speaker."""
-    if max(scores.values()) < MIN_SILHOUETTE:
+    if max(scores.values(), default=0.0) < MIN_SILHOUETTE:
         return True
     k = min(cuts)
     centroids = _centroids(points, cuts[k], k)
@@ -80,7 +88,10 @@ def _one_voice(points: np.ndarray, cuts: dict[int, np.ndarray], scores: dict[int
 
 
 def _centroids(points: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    centroids = np.stack([points[labels == i].mean(axis=0) for i in range(k)])
+    """The normalized mean of each cluster present (a cut may hold fewer than ``k``)."""
+    centroids = np.stack(
+        [points[labels == i].mean(axis=0) for i in range(k) if (labels == i).any()]
+    )
     return centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
 
 

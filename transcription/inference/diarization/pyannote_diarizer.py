@@ -49,7 +49,16 @@ class PyannoteDiarizer:
         # whisperx 3.8 (pyannote 4) names the argument ``token``; earlier ``use_auth_token``.
         parameters = inspect.signature(pipeline_class).parameters
         token_argument = "token" if "token" in parameters else "use_auth_token"
-        return cls(pipeline_class(**{token_argument: settings.hf_token, "device": settings.device}))
+        try:
+            pipeline = pipeline_class(
+                **{token_argument: settings.hf_token, "device": settings.device}
+            )
+        except (OSError, RuntimeError, ValueError) as error:
+            raise SettingsError(
+                "cannot load the pyannote diarization model (the GPU image bakes it in at "
+                f"build from the hf_token build secret): {error}"
+            ) from error
+        return cls(pipeline)
 
     def diarize(
         self,
