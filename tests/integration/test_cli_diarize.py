@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.conversation import Conversation, converse, write_wav
+from tests.support.conversation import Conversation, converse
+from tests.support.media import wav_bytes
 from tests.support.subtitles import parse_subtitles
 
 pytestmark = pytest.mark.slow
@@ -21,7 +22,9 @@ SPEAKERS = {"SPEAKER_00", "SPEAKER_01"}
 def conversation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Conversation, Path]:
     folder = tmp_path_factory.mktemp("cli-diarize")
     talk = converse(folder, speakers=2, turns=6)
-    return talk, write_wav(talk.samples, folder / "talk.wav")
+    wav = folder / "talk.wav"
+    wav.write_bytes(wav_bytes(talk.samples))
+    return talk, wav
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -79,10 +79,9 @@ def test_one_voice_is_one_speaker(diarizer: ResemblyzerDiarizer, tmp_path: Path)
     assert diarization_error_rate(alone, turns) <= 0.10
 
 
-def test_a_given_count_or_bound_is_kept(diarizer: ResemblyzerDiarizer, three: Conversation) -> None:
+def test_a_given_count_is_kept(diarizer: ResemblyzerDiarizer, three: Conversation) -> None:
+    # Bounds (min/max_speakers) are covered on synthetic embeddings in tests/unit.
     assert len(labels(diarizer.diarize(three.samples, num_speakers=2))) == 2
-    assert len(labels(diarizer.diarize(three.samples, max_speakers=2))) == 2
-    assert len(labels(diarizer.diarize(three.samples, min_speakers=3))) == 3
 
 
 def test_silence_has_no_turns(diarizer: ResemblyzerDiarizer) -> None:

@@ -26,7 +26,6 @@ __all__ = [
     "converse",
     "diarization_error_rate",
     "speaker_at",
-    "write_wav",
 ]
 
 # Voice variant and pitch: a low male, a high female and a whispering voice.
@@ -91,19 +90,6 @@ def converse(folder: Path, speakers: int, turns: int, repeat: int = 1) -> Conver
             parts += [samples, pause]
             t += (len(samples) + len(pause)) / SAMPLE_RATE
     return Conversation(np.concatenate(parts), tuple(truth), speakers)
-
-
-def write_wav(samples: np.ndarray, path: Path) -> Path:
-    """16-bit PCM WAV of ``samples`` (for the CLI, which reads files)."""
-    import wave
-
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes(pcm.tobytes())
-    return path
 
 
 def diarization_error_rate(conversation: Conversation, turns: Sequence[Turn]) -> float:
