@@ -192,6 +192,25 @@ def test_pyannote_turns_go_through_the_shared_assignment(
     assert body["segments"][1]["words"][0]["speaker"] == "SPEAKER_01"
 
 
+def test_a_pyannote_model_that_cannot_load_is_a_settings_error(
+    whisperx: ModuleType, pyannote_settings: EngineSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import whisperx.diarize as diarize
+
+    def offline(
+        self: object,
+        model_name: str | None = None,
+        token: str | None = None,
+        device: str = "cpu",
+        cache_dir: str | None = None,
+    ) -> None:
+        raise OSError("model not found in HF_HOME and HF_HUB_OFFLINE=1")
+
+    monkeypatch.setattr(diarize.DiarizationPipeline, "__init__", offline)
+    with pytest.raises(SettingsError, match="cannot load the pyannote diarization model"):
+        load_engine(pyannote_settings)
+
+
 def test_pyannote_frame_becomes_sorted_turns(whisperx: ModuleType) -> None:
     import pandas as pd
 
