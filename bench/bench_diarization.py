@@ -61,7 +61,8 @@ def measure_memory(diarizer: ResemblyzerDiarizer, samples: np.ndarray) -> None:
     print(
         f"memory   {minutes:.0f}-minute file: tracemalloc peak {peak / 2**20:.1f} MB during "
         f"diarize; RSS high-water {before:.0f} → {after:.0f} MB (+{after - before:.0f} MB); "
-        f"{seconds:.1f} s, {len({t.speaker for t in turns})} speakers, {len(turns)} turns"
+        f"{seconds:.1f} s under tracemalloc, {len({t.speaker for t in turns})} speakers, "
+        f"{len(turns)} turns"
     )
 
 

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 MAX_PAUSE_SECONDS = 0.3  # a pause shorter than this stays inside a turn
 MIN_REGION_SECONDS = 0.2  # speech shorter than this is a click, not a turn
 MIN_TURN_SECONDS = 1.0
+ENCODER_THREADS = 1
 
 
 @dataclass
@@ -62,6 +63,12 @@ class ResemblyzerDiarizer:
             raise DiarizationFailed(
                 f"diarization needs the diarize extra (pip install '.[diarize]'): {error}"
             ) from None
+        import torch
+
+        # One intra-op thread: the encoder's LSTM over a chunk of 80 windows took 0.8 s on one
+        # thread and 9 s on two when the two cores were shared with other work (OpenMP
+        # threads waiting on each other); the transcription engine has the cores anyway.
+        torch.set_num_threads(ENCODER_THREADS)
         return cls(encoder=VoiceEncoder("cpu", verbose=False))
 
     def diarize(
