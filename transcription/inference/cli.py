@@ -44,7 +44,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from transcription.exceptions import EngineError, SettingsError, TranscriptionError
+from transcription.diarization.turns import MAX_SPEAKERS
+from transcription.exceptions import SettingsError, TranscriptionError
 from transcription.languages import whisper_language
 from transcription.logging import configure
 
@@ -117,8 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _speaker_count(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 20:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a speaker count from 1 to 20")
+    if not value.isdigit() or not 1 <= int(value) <= MAX_SPEAKERS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a speaker count from 1 to {MAX_SPEAKERS}"
+        )
     return int(value)
 
 
@@ -190,13 +193,10 @@ def _load_engine(settings: EngineSettings) -> Engine:
 
 
 def _load_diarizer(settings: EngineSettings) -> Diarizer:
-    """Load the diarizer once, before the first file: a missing extra is a settings error."""
+    """Load the diarizer once, before the first file (a missing extra: SettingsError)."""
     from transcription.inference.diarization import load_diarizer
 
-    try:
-        return load_diarizer(settings)
-    except EngineError as error:
-        raise SettingsError(str(error)) from error
+    return load_diarizer(settings)
 
 
 def _transcribe(transcribe: Callable[[Path], Transcript], path: Path, fmt: str) -> str:

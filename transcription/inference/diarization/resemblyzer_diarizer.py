@@ -24,6 +24,7 @@ import numpy as np
 
 from transcription.diarization import DiarizeOptions, Turn
 from transcription.diarization.exceptions import DiarizationFailed
+from transcription.exceptions import SettingsError
 from transcription.inference.diarization.clustering import cluster_windows, smooth_labels
 from transcription.inference.diarization.windows import (
     SAMPLE_RATE,
@@ -60,7 +61,7 @@ class ResemblyzerDiarizer:
                 warnings.simplefilter("ignore")  # webrtcvad imports the deprecated pkg_resources
                 from resemblyzer import VoiceEncoder
         except ImportError as error:
-            raise DiarizationFailed(
+            raise SettingsError(
                 f"diarization needs the diarize extra (pip install '.[diarize]'): {error}"
             ) from None
         import torch
@@ -84,7 +85,10 @@ class ResemblyzerDiarizer:
         if not regions:
             return []
         with self._lock:
-            starts, embeddings = self._embed(audio, speech)
+            try:
+                starts, embeddings = self._embed(audio, speech)
+            except RuntimeError as error:  # torch's errors (out of memory among them)
+                raise DiarizationFailed(f"resemblyzer diarization failed: {error}") from error
         if len(starts) == 0:  # speech, but too little for one window: one speaker
             return _merged([Turn(a, b, "0") for a, b in regions])
         labels = smooth_labels(cluster_windows(embeddings, low, high))
