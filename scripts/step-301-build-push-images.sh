@@ -10,7 +10,8 @@
 # where it logs why it skipped and exits 0. In local mode it never pushes: moto's ECR has no
 # image registry behind it.
 #
-# Inputs:  config.env (SERVER_REPOSITORY_URI, WORKER_REPOSITORY_URI, IMAGE_TAG, IMAGE_MODEL)
+# Inputs:  config.env (SERVER_REPOSITORY_URI, WORKER_REPOSITORY_URI, IMAGE_TAG, IMAGE_MODEL;
+#          HF_TOKEN, optional: bakes the pyannote diarization model into the GPU image)
 # Creates: the images <repository>:IMAGE_TAG
 # IAM actions: ecr:GetAuthorizationToken, ecr:BatchCheckLayerAvailability,
 #   ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage
@@ -46,8 +47,14 @@ check_docker() {
 
 build() {
   local dockerfile=$1 image=$2
+  local secrets=()
+  # The gated pyannote diarization model is baked in from HF_TOKEN, passed as a build secret
+  # so that the token lands in no layer and no build argument.
+  if [[ -n ${HF_TOKEN:-} ]]; then
+    secrets=(--secret "id=hf_token,env=HF_TOKEN")
+  fi
   run docker build --file "$ROOT_DIR/$dockerfile" --build-arg "MODEL=$IMAGE_MODEL" \
-    --platform linux/amd64 --tag "$image" "$ROOT_DIR"
+    ${secrets[@]+"${secrets[@]}"} --platform linux/amd64 --tag "$image" "$ROOT_DIR"
   log_info "built $image"
 }
 

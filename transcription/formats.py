@@ -4,6 +4,12 @@ Subtitles follow the usual broadcast rules: cues numbered from 1, never overlapp
 of at most ``MAX_LINE_CHARS`` characters broken at word boundaries, at most ``MAX_LINES``
 lines per cue. A long segment becomes several cues, timed from its word timestamps when it
 has them, else in proportion to the characters.
+
+Diarized transcripts (segments with a ``speaker``) show the labels in every format: txt a
+``SPEAKER_00:`` line where the speaker changes, srt a ``[SPEAKER_00]`` prefix on each cue,
+vtt a WebVTT voice tag ``<v SPEAKER_00>``, tsv a fourth ``speaker`` column, json and
+verbose_json a ``speaker`` on segments (and words). The tsv column is there only when the
+transcript is diarized, so an undiarized tsv stays Whisper's three columns.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ __all__ = ["FORMATS", "MEDIA_TYPES", "Cue", "cues", "render", "render_translatio
 MAX_LINE_CHARS = 42
 MAX_LINES = 2
 MIN_CUE_SECONDS = 0.001
+SRT_SPEAKER = "[{}] "  # shown: the line keeps room for it
+VTT_SPEAKER = "<v {}>"  # a WebVTT voice tag: markup, not shown as text
 
 MEDIA_TYPES = {
     "json": "application/json",
@@ -36,6 +44,7 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,15 +73,21 @@ def render_translation(transcript: Transcript, fmt: str) -> str:
     return render(transcript.translated(), fmt)
 
 
-def cues(transcript: Transcript) -> list[Cue]:
-    """Subtitle cues: split long segments, fit lines, and remove overlaps."""
+def cues(transcript: Transcript, speaker_mark: str = "") -> list[Cue]:
+    """Subtitle cues: split long segments, fit lines, and remove overlaps.
+
+    ``speaker_mark`` (such as ``"[{}] "``) is the text a writer puts before the first line
+    of a diarized cue; room for it is kept on that line, so marked lines still fit.
+    """
     out: list[Cue] = []
     previous_end = 0.0
     for segment in transcript.segments:
-        for tokens in _cue_token_groups(_tokens(segment)):
+        reserve = len(speaker_mark.format(segment.speaker)) if segment.speaker else 0
+        for tokens in _cue_token_groups(_tokens(segment), reserve):
             start = max(tokens[0].start, previous_end)
             end = max(tokens[-1].end, start + MIN_CUE_SECONDS)
-            out.append(Cue(len(out) + 1, start, end, tuple(_fit_lines(tokens))))
+            lines = tuple(_fit_lines(tokens, reserve))
+            out.append(Cue(len(out) + 1, start, end, lines, segment.speaker))
             previous_end = end
     return out
 
@@ -92,26 +107,32 @@ def _tokens(segment: Segment) -> list[_Token]:
     return tokens
 
 
-def _split_long_word(token: _Token) -> list[_Token]:
+def _split_long_word(token: _Token, width: int) -> list[_Token]:
     text = token.text
-    if len(text) <= MAX_LINE_CHARS:
+    if len(text) <= width:
         return [token]
-    parts = [text[i : i + MAX_LINE_CHARS] for i in range(0, len(text), MAX_LINE_CHARS)]
+    parts = [text[i : i + width] for i in range(0, len(text), width)]
     step = (token.end - token.start) / len(parts)
     return [
         _Token(p, token.start + i * step, token.start + (i + 1) * step) for i, p in enumerate(parts)
     ]
 
 
-def _lines(tokens: list[_Token]) -> Iterator[list[_Token]]:
-    """Greedy fill: each line as many whole words as fit in MAX_LINE_CHARS."""
+def _lines(tokens: list[_Token], reserve: int = 0) -> Iterator[list[_Token]]:
+    """Greedy fill: each line as many whole words as fit in MAX_LINE_CHARS.
+
+    The first line of each cue (every MAX_LINES-th) keeps ``reserve`` characters free for a
+    speaker mark.
+    """
     line: list[_Token] = []
-    width = 0
-    for token in (part for t in tokens for part in _split_long_word(t)):
+    width, count = 0, 0
+    parts = (part for t in tokens for part in _split_long_word(t, MAX_LINE_CHARS - reserve))
+    for token in parts:
+        limit = MAX_LINE_CHARS - (reserve if count % MAX_LINES == 0 else 0)
         extra = len(token.text) + (1 if line else 0)
-        if line and width + extra > MAX_LINE_CHARS:
+        if line and width + extra > limit:
             yield line
-            line, width = [], 0
+            line, width, count = [], 0, count + 1
             extra = len(token.text)
         line.append(token)
         width += extra
@@ -119,14 +140,14 @@ def _lines(tokens: list[_Token]) -> Iterator[list[_Token]]:
         yield line
 
 
-def _cue_token_groups(tokens: list[_Token]) -> Iterator[list[_Token]]:
-    lines = list(_lines(tokens))
+def _cue_token_groups(tokens: list[_Token], reserve: int) -> Iterator[list[_Token]]:
+    lines = list(_lines(tokens, reserve))
     for i in range(0, len(lines), MAX_LINES):
         yield [t for line in lines[i : i + MAX_LINES] for t in line]
 
 
-def _fit_lines(tokens: list[_Token]) -> list[str]:
-    return [" ".join(t.text for t in line) for line in _lines(tokens)]
+def _fit_lines(tokens: list[_Token], reserve: int) -> list[str]:
+    return [" ".join(t.text for t in line) for line in _lines(tokens, reserve)]
 
 
 def _timestamp(seconds: float, separator: str) -> str:
@@ -139,30 +160,53 @@ def _timestamp(seconds: float, separator: str) -> str:
 
 def _srt(transcript: Transcript) -> str:
     blocks = [
-        f"{c.index}\n{_timestamp(c.start, ',')} --> {_timestamp(c.end, ',')}\n" + "\n".join(c.lines)
-        for c in cues(transcript)
+        f"{c.index}\n{_timestamp(c.start, ',')} --> {_timestamp(c.end, ',')}\n"
+        + _cue_text(c, SRT_SPEAKER)
+        for c in cues(transcript, SRT_SPEAKER)
     ]
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
 def _vtt(transcript: Transcript) -> str:
     blocks = ["WEBVTT"] + [
-        f"{c.index}\n{_timestamp(c.start, '.')} --> {_timestamp(c.end, '.')}\n" + "\n".join(c.lines)
+        f"{c.index}\n{_timestamp(c.start, '.')} --> {_timestamp(c.end, '.')}\n"
+        + _cue_text(c, VTT_SPEAKER)
         for c in cues(transcript)
     ]
     return "\n\n".join(blocks) + "\n"
 
 
+def _cue_text(cue: Cue, speaker_mark: str) -> str:
+    """The cue's lines, the first marked with its speaker (``speaker_mark`` holds ``{}``)."""
+    text = "\n".join(cue.lines)
+    return speaker_mark.format(cue.speaker) + text if cue.speaker else text
+
+
 def _txt(transcript: Transcript) -> str:
-    lines = [s.text.strip() for s in transcript.segments if s.text.strip()]
+    lines: list[str] = []
+    speaker: str | None = None
+    for segment in transcript.segments:
+        if not segment.text.strip():
+            continue
+        if segment.speaker and segment.speaker != speaker:
+            lines += ([""] if lines else []) + [f"{segment.speaker}:"]
+            speaker = segment.speaker
+        lines.append(segment.text.strip())
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def _diarized(transcript: Transcript) -> bool:
+    return any(s.speaker for s in transcript.segments)
+
+
 def _tsv(transcript: Transcript) -> str:
-    rows = ["start\tend\ttext"] + [
-        f"{round(s.start * 1000)}\t{round(s.end * 1000)}\t{s.text.strip().replace(chr(9), ' ')}"
-        for s in transcript.segments
-    ]
+    speakers = _diarized(transcript)
+    rows = ["start\tend\ttext" + ("\tspeaker" if speakers else "")]
+    for s in transcript.segments:
+        row = (
+            f"{round(s.start * 1000)}\t{round(s.end * 1000)}\t{s.text.strip().replace(chr(9), ' ')}"
+        )
+        rows.append(row + (f"\t{s.speaker or ''}" if speakers else ""))
     return "\n".join(rows) + "\n"
 
 
@@ -185,6 +229,7 @@ def verbose_json(transcript: Transcript, *, words: bool = True, segments: bool =
         "duration": transcript.duration,
         "text": transcript.text,
     }
+    speakers = _diarized(transcript)
     if segments:
         body["segments"] = [
             {
@@ -198,15 +243,23 @@ def verbose_json(transcript: Transcript, *, words: bool = True, segments: bool =
                 "avg_logprob": 0.0,
                 "compression_ratio": 0.0,
                 "no_speech_prob": 0.0,
+                **({"speaker": s.speaker} if speakers else {}),
             }
             for s in transcript.segments
         ]
     if words:
         body["words"] = [
-            {"word": w.word.strip(), "start": w.start, "end": w.end}
+            {
+                "word": w.word.strip(),
+                "start": w.start,
+                "end": w.end,
+                **({"speaker": w.speaker} if speakers else {}),
+            }
             for s in transcript.segments
             for w in s.words
         ]
+    if speakers:
+        body["speakers"] = transcript.speakers or {}
     return json.dumps(body, ensure_ascii=False)
 
 

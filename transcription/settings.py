@@ -156,7 +156,8 @@ class EngineSettings:
     model_idle_unload_seconds: float = 0.0
     max_audio_seconds: float = 3 * 60 * 60
     whisperx_align: bool = True
-    whisperx_diarize: bool = False
+    whisperx_diarize: bool = False  # diarize with WhisperX's pyannote pipeline, not Resemblyzer
+    diarize_default: bool = False  # label speakers when a request does not say
     hf_token: str | None = secret(None)  # for whisperx diarization
 
 

@@ -50,6 +50,7 @@ class Word:
     start: float
     end: float
     probability: float | None = None
+    speaker: str | None = None  # set by diarization (transcription.diarization)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ class Transcript:
     language_probability: float | None = None
     language_votes: tuple[LanguageVote, ...] = ()
     translation: Translation | None = None  # an asr+nmt job's translation; see the module doc
+    # Set by diarization: each speaker label's talk time in seconds, in label order.
+    speakers: dict[str, float] | None = None
     version: int = TRANSCRIPT_VERSION
 
     def with_context(self, **changes: Any) -> Transcript:
@@ -193,6 +196,7 @@ class Transcript:
             language_probability=data.get("language_probability"),
             language_votes=tuple(LanguageVote(**v) for v in data.get("language_votes") or ()),
             translation=_translation(data.get("translation")),
+            speakers=data.get("speakers"),
         )
 
     @classmethod

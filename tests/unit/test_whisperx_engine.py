@@ -17,9 +17,15 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from transcription.diarization import DiarizeOptions, Turn
 from transcription.exceptions import SettingsError
+from transcription.inference.audio import Audio
+from transcription.inference.diarization import load_diarizer
+from transcription.inference.diarization.pyannote_diarizer import turns_from_frame
+from transcription.inference.diarization.registry import forget_diarizers
 from transcription.inference.engines import TranscribeOptions, load_engine
 from transcription.inference.engines.pool import ModelPool
+from transcription.inference.service import transcribe_audio
 from transcription.settings import EngineSettings
 from transcription.transcript import Transcript
 
@@ -146,23 +152,81 @@ def test_translation_is_aligned_as_english(whisperx: ModuleType) -> None:
     assert [c["language_code"] for c in whisperx.calls_to("load_align_model")] == ["en"]
 
 
-def test_diarization_labels_segments_when_enabled_with_token(whisperx: ModuleType) -> None:
-    token = "hf_0123456789abcdefABCDEF"
-    whisperx.state.turns = [(0.0, 2.2, "SPEAKER_00"), (2.2, 5.0, "SPEAKER_01")]
-    engine = load_engine(EngineSettings(**GPU, whisperx_diarize=True, hf_token=token))
-    transcript = engine.transcribe(FIVE_SECONDS, TranscribeOptions())
+@pytest.fixture
+def pyannote_settings(whisperx: ModuleType) -> Iterator[EngineSettings]:
+    """WhisperX with its pyannote diarizer; the diarizer cache forgets the stand-in after."""
+    forget_diarizers()
+    yield EngineSettings(**GPU, whisperx_diarize=True, hf_token="hf_0123456789abcdefABCDEF")
+    forget_diarizers()
 
+
+def test_diarization_loads_pyannote_with_the_engine(
+    whisperx: ModuleType, pyannote_settings: EngineSettings
+) -> None:
+    load_engine(pyannote_settings)
     (created,) = whisperx.calls_to("DiarizationPipeline.__init__")
-    assert created["token"] == token and created["device"] == "cuda"
+    assert created["token"] == pyannote_settings.hf_token and created["device"] == "cuda"
+    load_diarizer(pyannote_settings)  # cached: loaded once per process
+    assert len(whisperx.calls_to("DiarizationPipeline.__init__")) == 1
+
+
+def test_pyannote_turns_go_through_the_shared_assignment(
+    whisperx: ModuleType, pyannote_settings: EngineSettings
+) -> None:
+    # The engine's own labels, in an order that the shared assignment renames.
+    whisperx.state.turns = [(0.0, 2.2, "SPEAKER_07"), (2.2, 5.0, "SPEAKER_03")]
+    engine = load_engine(pyannote_settings)
+    transcript = transcribe_audio(
+        engine,
+        Audio.from_samples(FIVE_SECONDS),
+        TranscribeOptions(),
+        diarize=DiarizeOptions(num_speakers=2),
+        diarizer=load_diarizer(pyannote_settings),
+    )
     (diarized,) = whisperx.calls_to("DiarizationPipeline.__call__")
-    assert diarized["audio"] is FIVE_SECONDS
-    (assigned,) = whisperx.calls_to("assign_word_speakers")
-    assert [s["text"] for s in assigned["transcript_result"]["segments"]] == [
-        s.text for s in transcript.segments
-    ]
+    assert diarized["audio"] is FIVE_SECONDS and diarized["num_speakers"] == 2
+    assert not whisperx.calls_to("assign_word_speakers")  # one assignment code path: ours
     assert [s.speaker for s in transcript.segments] == ["SPEAKER_00", "SPEAKER_01"]
-    assert transcript.segments[0].words  # aligned before diarization
-    assert json.loads(transcript.to_json())["segments"][1]["speaker"] == "SPEAKER_01"
+    assert {w.speaker for w in transcript.segments[0].words} == {"SPEAKER_00"}
+    assert transcript.speakers == {"SPEAKER_00": 2.2, "SPEAKER_01": 2.8}
+    body = json.loads(transcript.to_json())
+    assert body["segments"][1]["speaker"] == "SPEAKER_01"
+    assert body["segments"][1]["words"][0]["speaker"] == "SPEAKER_01"
+
+
+def test_a_pyannote_model_that_cannot_load_is_a_settings_error(
+    whisperx: ModuleType, pyannote_settings: EngineSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import whisperx.diarize as diarize
+
+    def offline(
+        self: object,
+        model_name: str | None = None,
+        token: str | None = None,
+        device: str = "cpu",
+        cache_dir: str | None = None,
+    ) -> None:
+        raise OSError("model not found in HF_HOME and HF_HUB_OFFLINE=1")
+
+    monkeypatch.setattr(diarize.DiarizationPipeline, "__init__", offline)
+    with pytest.raises(SettingsError, match="cannot load the pyannote diarization model"):
+        load_engine(pyannote_settings)
+
+
+def test_pyannote_frame_becomes_sorted_turns(whisperx: ModuleType) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        [
+            {"start": 3.0, "end": 4.5, "speaker": "SPEAKER_01"},
+            {"start": 0.5, "end": 2.0, "speaker": "SPEAKER_00"},
+            {"start": 5.0, "end": 5.0, "speaker": "SPEAKER_00"},  # empty: dropped
+        ]
+    )
+    assert turns_from_frame(frame) == [
+        Turn(0.5, 2.0, "SPEAKER_00"),
+        Turn(3.0, 4.5, "SPEAKER_01"),
+    ]
 
 
 def test_diarization_off_leaves_speakers_empty(whisperx: ModuleType) -> None:
@@ -170,6 +234,7 @@ def test_diarization_off_leaves_speakers_empty(whisperx: ModuleType) -> None:
     transcript = engine.transcribe(FIVE_SECONDS, TranscribeOptions())
     assert not whisperx.calls_to("DiarizationPipeline.__init__")
     assert all(s.speaker is None for s in transcript.segments)
+    assert transcript.speakers is None
 
 
 def test_diarization_without_token_is_refused_at_load(whisperx: ModuleType) -> None:

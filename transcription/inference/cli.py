@@ -5,6 +5,8 @@
     transcription-router transcribe FILE... [--format json|txt|srt|vtt|tsv|verbose_json]
                                             [--language es] [--task transcribe|translate]
                                             [--model tiny.en|base|…] [--output-dir DIR]
+                                            [--diarize] [--num-speakers N]
+                                            [--min-speakers N] [--max-speakers N]
 
 With one file and no ``--output-dir`` the transcript goes to stdout. Otherwise each FILE is
 written to ``DIR/<file name>.<format>`` (``DIR`` defaults to the current folder) and a
@@ -24,6 +26,12 @@ languages, non-English audio given to an English-only model) go to stderr as
 ``FILE: warning: …``. ``--task translate`` makes English text from any language
 (multilingual models such as ``base``).
 
+``--diarize`` labels the speakers (``SPEAKER_00``…, in every format; see
+:mod:`transcription.formats`) with the diarizer for the settings (Resemblyzer on the CPU,
+from the ``diarize`` extra); ``--num-speakers`` fixes their count, ``--min-speakers`` and
+``--max-speakers`` bound the estimate (a count implies ``--diarize``). Without the flag
+``DIARIZE_DEFAULT`` decides; ``--no-diarize`` turns it off.
+
 The heavy modules (numpy, PyAV, the engine) are imported only when a command runs, so
 ``--help`` answers at once.
 """
@@ -39,13 +47,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from transcription.diarization.turns import MAX_SPEAKERS
 from transcription.exceptions import SettingsError, TranscriptionError
 from transcription.languages import whisper_language
 from transcription.logging import configure
 from transcription.planner.command import add_plan_parser, run_plan
 
 if TYPE_CHECKING:
-    from transcription.inference.engines.base import Engine, TranscribeOptions
+    from collections.abc import Callable
+
+    from transcription.diarization import Diarizer
+    from transcription.inference.engines.base import Engine
     from transcription.settings import EngineSettings
     from transcription.transcript import Transcript
 
@@ -92,9 +104,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="write DIR/<file name>.<format> (default with several files: the current folder)",
     )
+    transcribe.add_argument(
+        "--diarize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="label the speakers SPEAKER_00, SPEAKER_01… (default: $DIARIZE_DEFAULT, false)",
+    )
+    for bound, meaning in (("num", "exactly"), ("min", "at least"), ("max", "at most")):
+        transcribe.add_argument(
+            f"--{bound}-speakers",
+            type=_speaker_count,
+            default=None,
+            metavar="N",
+            help=f"{meaning} N speakers (implies --diarize)",
+        )
     transcribe.add_argument("-v", "--verbose", action="store_true", help="log progress")
     add_plan_parser(commands)
     return parser
+
+
+def _speaker_count(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_SPEAKERS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a speaker count from 1 to {MAX_SPEAKERS}"
+        )
+    return int(value)
 
 
 def _language(value: str) -> str:
@@ -113,20 +147,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def transcribe_files(args: argparse.Namespace) -> int:
+    from transcription.diarization import DiarizeOptions
     from transcription.inference.engines import TranscribeOptions
+    from transcription.inference.service import transcribe_audio
 
     try:
         settings = _settings(args.model)
+        diarize = DiarizeOptions.requested(
+            args.diarize,
+            args.num_speakers,
+            args.min_speakers,
+            args.max_speakers,
+            default=settings.diarize_default,
+        )
         engine = _load_engine(settings)
+        diarizer = _load_diarizer(settings) if diarize else None
     except TranscriptionError as error:
         _error(f"error: {_one_line(error)}")
         return EXIT_USAGE
     options = TranscribeOptions(language=args.language, task=args.task)
     files: list[Path] = args.files
-    limit = settings.max_audio_seconds
+
+    def transcribe(path: Path) -> Transcript:
+        return transcribe_audio(
+            engine,
+            path,
+            options,
+            max_audio_seconds=settings.max_audio_seconds,
+            diarize=diarize,
+            diarizer=diarizer,
+        )
+
     if len(files) == 1 and args.output_dir is None:
-        return _to_stdout(engine, files[0], args.format, options, limit)
-    return _to_directory(engine, files, args.output_dir or Path(), args.format, options, limit)
+        return _to_stdout(transcribe, files[0], args.format)
+    return _to_directory(transcribe, files, args.output_dir or Path(), args.format)
 
 
 def _settings(model: str | None) -> EngineSettings:
@@ -146,13 +200,17 @@ def _load_engine(settings: EngineSettings) -> Engine:
         raise SettingsError(f"cannot load model {settings.model!r}: {error}") from error
 
 
-def _transcribe(
-    engine: Engine, path: Path, fmt: str, options: TranscribeOptions, limit: float
-) -> str:
-    from transcription.formats import render
-    from transcription.inference.service import transcribe_audio
+def _load_diarizer(settings: EngineSettings) -> Diarizer:
+    """Load the diarizer once, before the first file (a missing extra: SettingsError)."""
+    from transcription.inference.diarization import load_diarizer
 
-    transcript = transcribe_audio(engine, path, options, max_audio_seconds=limit)
+    return load_diarizer(settings)
+
+
+def _transcribe(transcribe: Callable[[Path], Transcript], path: Path, fmt: str) -> str:
+    from transcription.formats import render
+
+    transcript = transcribe(path)
     _report(path, transcript)
     text = render(transcript, fmt)
     return text if not text or text.endswith("\n") else text + "\n"
@@ -169,13 +227,16 @@ def _report(path: Path, transcript: Transcript) -> None:
         )
     for warning in transcript.warnings:
         _note(f"{path}: warning: {warning}")
+    if transcript.speakers is not None:
+        talk = ", ".join(
+            f"{label} {seconds:.1f} s" for label, seconds in transcript.speakers.items()
+        )
+        _note(f"{path}: {len(transcript.speakers)} speakers ({talk or 'none heard'})")
 
 
-def _to_stdout(
-    engine: Engine, path: Path, fmt: str, options: TranscribeOptions, limit: float
-) -> int:
+def _to_stdout(transcribe: Callable[[Path], Transcript], path: Path, fmt: str) -> int:
     try:
-        text = _transcribe(engine, path, fmt, options, limit)
+        text = _transcribe(transcribe, path, fmt)
     except (TranscriptionError, OSError) as error:
         _error(f"{path}: {_one_line(error)}")
         return EXIT_FAILED
@@ -185,12 +246,7 @@ def _to_stdout(
 
 
 def _to_directory(
-    engine: Engine,
-    files: list[Path],
-    output_dir: Path,
-    fmt: str,
-    options: TranscribeOptions,
-    limit: float,
+    transcribe: Callable[[Path], Transcript], files: list[Path], output_dir: Path, fmt: str
 ) -> int:
     from tqdm import tqdm
 
@@ -200,7 +256,7 @@ def _to_directory(
         for path in files:
             bar.set_postfix_str(path.name, refresh=False)
             try:
-                text = _transcribe(engine, path, fmt, options, limit)
+                text = _transcribe(transcribe, path, fmt)
                 output_dir.mkdir(parents=True, exist_ok=True)
                 target = output_dir / f"{path.name}.{fmt}"
                 target.write_text(text, encoding="utf-8")

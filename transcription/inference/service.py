@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from transcription.diarization import DiarizeOptions, Diarizer, assign_speakers
 from transcription.exceptions import ConditionFailed, SourceChanged, SourceMissing
 from transcription.inference.audio import Audio, AudioSource, decode_audio
 from transcription.inference.engines.base import Engine, TranscribeOptions
@@ -21,7 +22,7 @@ from transcription.objects import S3Objects
 from transcription.store import UNSEEN, StoredObject, TranscriptStore, Unseen
 from transcription.transcript import Source, Timings, Transcript, utc_now
 
-__all__ = ["Downloaded", "download", "publish", "transcribe_audio"]
+__all__ = ["Downloaded", "diarize_transcript", "download", "publish", "transcribe_audio"]
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,17 @@ def transcribe_audio(
     audio: AudioSource | Audio,
     options: TranscribeOptions,
     max_audio_seconds: float | None = None,
+    diarize: DiarizeOptions | None = None,
+    diarizer: Diarizer | None = None,
 ) -> Transcript:
-    """Decode and transcribe; the transcript's timings cover both.
+    """Decode and transcribe, and with ``diarize`` label the speakers; timings cover all.
 
     Already decoded ``Audio`` (the batch worker decodes ahead, while the previous job
     transcribes) is transcribed as it is; then the timings cover the transcription only.
+    ``diarize=None`` (the default) costs nothing: no diarizer is loaded, torch stays out.
+    ``diarizer`` is the one loaded for the component's settings
+    (:func:`transcription.inference.diarization.load_diarizer`); without one the default for
+    the engine's settings is loaded once on first use.
     """
     started_at = utc_now()
     started = time.perf_counter()
@@ -81,6 +88,8 @@ def transcribe_audio(
         audio if isinstance(audio, Audio) else decode_audio(audio, max_seconds=max_audio_seconds)
     )
     transcript = engine.transcribe(decoded.samples, options)
+    if diarize is not None:
+        transcript = diarize_transcript(transcript, decoded, diarize, diarizer or _default())
     timings = Timings(
         started_at=started_at,
         finished_at=utc_now(),
@@ -88,6 +97,34 @@ def transcribe_audio(
         processing_seconds=round(time.perf_counter() - started, 3),
     )
     return transcript.with_context(timings=timings)
+
+
+def diarize_transcript(
+    transcript: Transcript, audio: Audio, options: DiarizeOptions, diarizer: Diarizer
+) -> Transcript:
+    """The speakers of ``audio`` put on ``transcript``'s words and segments."""
+    started = time.perf_counter()
+    turns = diarizer.diarize(
+        audio.samples,
+        num_speakers=options.num_speakers,
+        min_speakers=options.min_speakers,
+        max_speakers=options.max_speakers,
+    )
+    log.info(
+        "diarized %.1f s of audio with %s in %.2f s: %d turns",
+        audio.duration,
+        diarizer.name,
+        time.perf_counter() - started,
+        len(turns),
+    )
+    return assign_speakers(transcript, turns)
+
+
+def _default() -> Diarizer:
+    from transcription.inference.diarization import load_diarizer
+    from transcription.settings import EngineSettings, load
+
+    return load_diarizer(load(EngineSettings))
 
 
 def publish(

@@ -246,7 +246,7 @@ def assign_word_speakers(
     speaker_embeddings: dict[str, list[float]] | None = None,
     fill_nearest: bool = False,
 ) -> dict[str, Any]:
-    turns = [(row["start"], row["end"], row["speaker"]) for row in diarize_df]
+    turns = [(row["start"], row["end"], row["speaker"]) for row in diarize_df.to_dict("records")]
 
     def speaker(start: float, end: float) -> str | None:
         overlaps = {label: min(end, e) - max(start, s) for s, e, label in turns}

@@ -1,4 +1,10 @@
-"""Stand-in for ``whisperx.diarize`` (``DiarizationPipeline`` lives only here since 3.4)."""
+"""Stand-in for ``whisperx.diarize`` (``DiarizationPipeline`` lives only here since 3.4).
+
+Like the real pipeline it returns a pandas ``DataFrame`` with the columns ``segment``,
+``label``, ``speaker``, ``start`` and ``end`` (whisperx/diarize.py builds it from pyannote's
+``itertracks(yield_label=True)``), one row per turn; the turns are the test's script
+(``whisperx.state.turns``), not a model's answer.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 import whisperx
 from whisperx import SAMPLE_RATE, _check_audio, assign_word_speakers, recorded
@@ -35,12 +42,16 @@ class DiarizationPipeline:
         max_speakers: int | None = None,
         return_embeddings: bool = False,
         progress_callback: Callable[[float], None] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Speaker turns; the real one returns a pandas DataFrame with these columns."""
+    ) -> pd.DataFrame:
+        """Speaker turns as WhisperX's frame (``segment`` holds pyannote Segments there)."""
         _check_audio(audio)
         end = len(audio) / SAMPLE_RATE
         turns = whisperx.state.turns or [
             (0.0, end / 2, "SPEAKER_00"),
             (end / 2, end, "SPEAKER_01"),
         ]
-        return [{"start": s, "end": e, "speaker": label} for s, e, label in turns]
+        rows = [
+            {"segment": (s, e), "label": chr(65 + i), "speaker": label, "start": s, "end": e}
+            for i, (s, e, label) in enumerate(turns)
+        ]
+        return pd.DataFrame(rows, columns=["segment", "label", "speaker", "start", "end"])

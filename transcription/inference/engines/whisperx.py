@@ -1,4 +1,4 @@
-"""The WhisperX engine (the GPU image): batched transcription, then alignment and diarization.
+"""The WhisperX engine (the GPU image): batched transcription, then alignment.
 
 ``whisperx`` is imported only when this engine is loaded: it pins a CUDA build of torch and
 cannot be installed on the development machines. Its adapter is covered by a contract test
@@ -13,8 +13,12 @@ used, as in whisperx 3.8:
 * ``whisperx.align(segments, model, metadata, audio, device, return_char_alignments=False)``
   → ``{"segments": [{…, "words": [{"word", "start"?, "end"?, "score"?}]}]}`` (words made of
   characters the model does not know, such as digits, come without times);
-* ``whisperx.diarize.DiarizationPipeline(token=…, device=…)(audio)`` and
-  ``whisperx.assign_word_speakers(diarization, result)`` → segments with ``"speaker"``.
+
+Diarization is not done here: with ``WHISPERX_DIARIZE=true`` WhisperX's pyannote pipeline is
+loaded with the engine (so a missing token fails at start-up) and runs as the diarizer of
+:func:`transcription.inference.service.transcribe_audio` when a request asks for speakers
+(:mod:`transcription.inference.diarization.pyannote_diarizer`); the speakers are assigned by
+the one code path every diarizer shares, not by ``whisperx.assign_word_speakers``.
 
 When no alignment model exists for the detected language, the transcript is still returned,
 without word timings, and its ``warnings`` say so.
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import inspect
 import logging
 import math
 import sys
@@ -58,7 +61,6 @@ class WhisperXEngine:
     pipeline: Any  # whisperx.asr.FasterWhisperPipeline
     batch_size: int = 16
     align_words: bool = True
-    diarizer: Any | None = None  # whisperx.diarize.DiarizationPipeline
     name: str = "whisperx"
     _align_models: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
     # WhisperX's pipeline swaps its tokenizer per call and the alignment models load
@@ -67,11 +69,10 @@ class WhisperXEngine:
 
     @classmethod
     def from_settings(cls, settings: EngineSettings) -> WhisperXEngine:
-        if settings.whisperx_diarize and not settings.hf_token:
-            raise SettingsError(
-                "WHISPERX_DIARIZE=true needs HF_TOKEN (a Hugging Face token that may read "
-                "the pyannote diarization model)"
-            )
+        if settings.whisperx_diarize:  # loaded once, now: a missing token fails at start-up
+            from transcription.inference.diarization import load_diarizer
+
+            load_diarizer(settings)
         whisperx = _import("whisperx")
         options: dict[str, Any] = {
             "compute_type": settings.compute_type or default_compute_type(settings.device),
@@ -82,9 +83,6 @@ class WhisperXEngine:
         pipeline = whisperx.load_model(
             resolve_model(settings.model, settings.model_cache_dir), settings.device, **options
         )
-        diarizer = None
-        if settings.whisperx_diarize:
-            diarizer = _diarization_pipeline(settings.hf_token or "", settings.device)
         return cls(
             model=settings.model,
             device=settings.device,
@@ -92,7 +90,6 @@ class WhisperXEngine:
             pipeline=pipeline,
             batch_size=max(1, settings.batch_size),
             align_words=settings.whisperx_align,
-            diarizer=diarizer,
         )
 
     def close(self) -> None:
@@ -127,8 +124,6 @@ class WhisperXEngine:
                     # A translation is English text, whatever language was spoken.
                     text_language = "en" if options.task == "translate" else language
                     raw = self._align(raw, audio, text_language, warnings)
-                if raw and self.diarizer is not None:
-                    raw = self._diarize(self.diarizer, raw, audio)
             except (RuntimeError, ValueError, KeyError) as error:
                 raise EngineError(f"whisperx failed: {error}") from error
         segments = tuple(_segment(i, s) for i, s in enumerate(raw))
@@ -165,14 +160,6 @@ class WhisperXEngine:
         )
         return list(aligned["segments"])
 
-    def _diarize(
-        self, diarizer: Any, raw: list[dict[str, Any]], audio: np.ndarray
-    ) -> list[dict[str, Any]]:
-        """Speaker labels on the segments (and their words) from the diarization's turns."""
-        diarization = diarizer(audio)
-        result = self.whisperx.assign_word_speakers(diarization, {"segments": raw})
-        return list(result["segments"])
-
     def _align_model(self, language: str) -> tuple[Any, Any] | None:
         """The alignment model for ``language``, loaded once; ``None`` when there is none.
 
@@ -198,14 +185,6 @@ def _import(module: str) -> ModuleType:
             f"ENGINE=whisperx needs the {module} package, which is only in the GPU image "
             f"(pip install '.[whisperx]'): {error}"
         ) from None
-
-
-def _diarization_pipeline(token: str, device: str) -> Any:
-    pipeline_class = _import("whisperx.diarize").DiarizationPipeline
-    # whisperx 3.8 (pyannote 4) names the argument ``token``; earlier releases ``use_auth_token``.
-    parameters = inspect.signature(pipeline_class).parameters
-    token_argument = "token" if "token" in parameters else "use_auth_token"
-    return pipeline_class(**{token_argument: token, "device": device})
 
 
 def _seconds(value: Any) -> float | None:
