@@ -30,7 +30,7 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,6 +51,8 @@ from jobs_api.publisher import TaskMessage, TaskPublisher
 from jobs_api.settings import JobsSettings
 from jobs_api.store import JobStore, StoredJob, StoredTask
 from jobs_api.webhooks.urls import Resolver, system_resolver, validate_webhook_url
+from transcription.diarization import DiarizeOptions
+from transcription.diarization.exceptions import InvalidSpeakerCount
 from transcription.exceptions import InvalidS3Uri, UnknownLanguage
 from transcription.job import Job, JobOptions
 from transcription.job_spec import ItemLanguages, JobSpec, spec_key, task_id_of
@@ -174,8 +176,7 @@ class Submission:
             raise InvalidRequest(
                 f"at most {IDEMPOTENCY_KEY_MAX} printable characters", field="Idempotency-Key"
             )
-        if request.options.diarize:
-            raise NotAvailable("diarization is not available yet", field="options.diarize")
+        self._diarize(request)
         if len(request.items) > self.settings.jobs_max_items:
             raise InvalidRequest(
                 f"at most {self.settings.jobs_max_items} items per job (JOBS_MAX_ITEMS)",
@@ -210,6 +211,22 @@ class Submission:
                 allow_loopback=self.settings.webhook_allow_loopback,
                 resolve=self.resolve,
             )
+
+    @staticmethod
+    def _diarize(request: JobIn) -> dict[str, int] | None:
+        """The speaker counts asked for (``{}``: estimated), or ``None`` for no diarization."""
+        options = request.options
+        try:
+            wanted = DiarizeOptions.requested(
+                options.diarize, options.num_speakers, options.min_speakers, options.max_speakers
+            )
+        except InvalidSpeakerCount as error:
+            raise InvalidRequest(str(error), field=f"options.{error.field}") from None
+        if wanted is not None and request.job_type == "nmt":
+            raise InvalidRequest("a text has no speakers", field="options.diarize")
+        if wanted is None:
+            return None
+        return {k: v for k, v in asdict(wanted).items() if v is not None}
 
     @staticmethod
     def _languages(request: JobIn, i: int) -> tuple[str | None, str | None]:
@@ -315,6 +332,7 @@ class Submission:
         return {
             "formats": ["json", *(f for f in dict.fromkeys(formats) if f != "json")],
             "model": request.options.model,
+            "diarize": self._diarize(request),
             "default_src_lng": request.default_src_lng,
             "default_tgt_lng": request.default_tgt_lng,
         }
@@ -463,8 +481,14 @@ def task_message(
                 ("text_key", task.input_key if task.source == "text" else None),
             )
             if v
-        },
+        }
+        | diarize_fields(job.options.get("diarize")),
     )
+
+
+def diarize_fields(wanted: dict[str, int] | None) -> dict[str, Any]:
+    """A task message's ``diarize`` and speaker counts (ARCHITECTURE "Job message")."""
+    return {} if wanted is None else {"diarize": True, **wanted}
 
 
 def job_spec(job: StoredJob, request: JobIn) -> JobSpec:
@@ -482,6 +506,7 @@ def job_spec(job: StoredJob, request: JobIn) -> JobSpec:
         src_lng=defaults.src_lng,
         tgt_lng=defaults.tgt_lng,
         model=request.options.model,
+        diarize=job.options.get("diarize"),
         formats=tuple(job.options["formats"]) if request.options.formats else None,
         items={k: v for k, v in overrides.items() if v != defaults},
     )

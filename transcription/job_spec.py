@@ -50,6 +50,7 @@ class JobSpec:
     src_lng: str | None = None  # the job's defaults
     tgt_lng: str | None = None
     model: str | None = None
+    diarize: Mapping[str, int] | None = None  # speaker counts asked for ({}: estimated)
     formats: tuple[str, ...] | None = None  # None: the deployment's OUTPUT_FORMATS
     items: Mapping[str, ItemLanguages] = field(default_factory=dict)  # overrides only
 
@@ -65,6 +66,7 @@ class JobSpec:
             self.job_type == "asr"
             and self.priority != "low"
             and self.model is None
+            and self.diarize is None
             and self.formats is None
             and self.src_lng is None
             and not self.items
@@ -78,6 +80,7 @@ class JobSpec:
             "src_lng": self.src_lng,
             "tgt_lng": self.tgt_lng,
             "model": self.model,
+            "diarize": dict(self.diarize) if self.diarize is not None else None,
             "formats": list(self.formats) if self.formats is not None else None,
             "items": {
                 item_id: {"src_lng": langs.src_lng, "tgt_lng": langs.tgt_lng}
@@ -106,6 +109,7 @@ class JobSpec:
             src_lng=data.get("src_lng"),
             tgt_lng=data.get("tgt_lng"),
             model=data.get("model"),
+            diarize=data.get("diarize"),
             formats=tuple(formats) if formats is not None else None,
             items={
                 str(item_id): ItemLanguages(value.get("src_lng"), value.get("tgt_lng"))

@@ -80,7 +80,12 @@ class OptionsIn(_Strict):
         None, min_length=1, description="Result formats; json is always written."
     )
     model: str | None = Field(None, pattern=r"^[A-Za-z0-9._/-]{1,100}$")
-    diarize: bool = Field(False, description="Not available yet: true answers 422.")
+    diarize: bool | None = Field(
+        None, description="Label the speakers (SPEAKER_00…); implied by a speaker count."
+    )
+    num_speakers: int | None = Field(None, ge=1, le=20, description="Exactly this many.")
+    min_speakers: int | None = Field(None, ge=1, le=20)
+    max_speakers: int | None = Field(None, ge=1, le=20)
 
 
 class JobIn(_Strict):

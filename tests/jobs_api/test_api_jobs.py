@@ -59,7 +59,7 @@ def test_a_mixed_job_is_accepted_at_once(
             {"id": "inline.wav", "audio_base64": base64.b64encode(wav).decode()},
             {"id": "later", "upload": True, "ext": "mp3"},
         ],
-        "options": {"formats": ["srt", "json"]},
+        "options": {"formats": ["srt", "json"], "max_speakers": 3},
     }
     response = api.http.post("/v1/jobs", json=body, headers=writer)
     assert response.status_code == 202, response.text
@@ -80,6 +80,7 @@ def test_a_mixed_job_is_accepted_at_once(
     assert message["task_id"] and message["reason"] == "job"
     assert message["options"]["language"] == "en"
     assert message["options"]["formats"] == ["json", "srt"]
+    assert (message["diarize"], message["max_speakers"]) == (True, 3)  # a count implies it
     assert message["_attributes"] == {"reason": "job", "trace_id": job_id}
 
     stored = s3.get_object(Bucket=api.stack.bucket, Key=f"audio/jobs/{job_id}/inline.wav.wav")
@@ -87,7 +88,8 @@ def test_a_mixed_job_is_accepted_at_once(
     spec = s3.get_object(Bucket=api.stack.bucket, Key=f"transcripts/jobs/{job_id}/spec")
     assert json.loads(spec["Body"].read()) == {  # the router queues the uploads by it
         "job_id": job_id, "job_type": "asr", "priority": "high", "src_lng": "en",
-        "tgt_lng": None, "model": None, "formats": ["json", "srt"], "items": {},
+        "tgt_lng": None, "model": None, "diarize": {"max_speakers": 3},
+        "formats": ["json", "srt"], "items": {},
     }  # fmt: skip
 
     put = httpx.put(upload["url"], content=wav)
@@ -286,7 +288,14 @@ WAV = base64.b64encode(b"RIFF0000WAVE").decode()
         ({"job_type": "asr", "items": [{"id": "a", "upload": True, "ext": "wav"}],
           "options": {"formats": ["docx"]}}, 422, "options.formats.0"),
         ({"job_type": "asr", "items": [{"id": "a", "upload": True, "ext": "wav"}],
-          "options": {"diarize": True}}, 422, "options.diarize"),
+          "options": {"min_speakers": 5, "max_speakers": 2}}, 422, "options.min_speakers"),
+        ({"job_type": "asr", "items": [{"id": "a", "upload": True, "ext": "wav"}],
+          "options": {"diarize": False, "num_speakers": 2}}, 422, "options.num_speakers"),
+        ({"job_type": "asr", "items": [{"id": "a", "upload": True, "ext": "wav"}],
+          "options": {"num_speakers": 30}}, 422, "options.num_speakers"),
+        ({"job_type": "nmt", "default_src_lng": "en", "default_tgt_lng": "es",
+          "items": [{"id": "a", "text": "hi"}], "options": {"diarize": True}}, 422,
+         "options.diarize"),
         ({"job_type": "asr", "items": [{"id": "a", "upload": True, "ext": "wav"}], "colour": 1},
          422, "colour"),
         ({"job_type": "asr", "items": [{"id": "a", "upload": True, "ext": "wav"}],

@@ -15,6 +15,7 @@ def test_a_spec_survives_its_json() -> None:
         src_lng="en",
         tgt_lng="es",
         model="base",
+        diarize={"num_speakers": 2},
         formats=("json", "srt"),
         items={"x": ItemLanguages(src_lng="de")},
     )
@@ -35,6 +36,7 @@ def test_item_languages_fall_back_to_the_jobs() -> None:
         ({"priority": "low"}, False),
         ({"job_type": "asr+nmt"}, False),
         ({"model": "base"}, False),
+        ({"diarize": {}}, False),
         ({"formats": ("json",)}, False),
         ({"src_lng": "en"}, False),
         ({"items": {"x": ItemLanguages("de")}}, False),
