@@ -2,9 +2,10 @@
 server over HTTP: priority order, each message settled on its own queue, canceled jobs,
 ``s3://`` items that live outside the input prefix.
 
-Where only the order matters the engine is a stand-in (:class:`RecordingStandInEngine`: it
-replays one real tiny.en transcript and records which audio it was given, after a fixed
-pause that plays one task's time); the ``s3://`` item runs the real model.
+Where only the order matters the engine is a stand-in (:class:`RecordingEngine` with a
+``replay``: it returns one real tiny.en transcript after a fixed pause that plays one task's
+time, and records which audio it was given); the priority order is also checked once with
+the real model, and the ``s3://`` item runs it too.
 """
 
 from __future__ import annotations
@@ -37,22 +38,27 @@ JOB_ID = "0123456789abcdef0123456789abcdef"
 TASK_SECONDS = 0.15  # what one task takes the stand-in engine
 
 
-class RecordingStandInEngine:
-    """Stand-in for the engine where only the order of the work is under test: every call
-    sleeps :data:`TASK_SECONDS` and returns the same real transcript; ``calls`` records the
-    seconds of audio of each call (which sample it was) and when it ended."""
+class RecordingEngine:
+    """The engine, recording the seconds of audio of each call (which sample it was) and when
+    it ended. With ``replay`` it is a stand-in, for tests of the order of the work alone:
+    each call sleeps :data:`TASK_SECONDS` and returns that (real) transcript."""
 
-    def __init__(self, engine: Any, transcript: Any) -> None:
+    def __init__(self, engine: Any, replay: Any = None) -> None:
+        self.engine = engine
         self.name, self.model, self.device = engine.name, engine.model, engine.device
-        self.transcript = transcript
+        self.replay = replay
         self.calls: list[tuple[float, float]] = []  # (audio seconds, monotonic end)
         self._lock = threading.Lock()
 
     def transcribe(self, audio: Any, options: Any) -> Any:
-        time.sleep(TASK_SECONDS)
+        if self.replay is None:
+            transcript = self.engine.transcribe(audio, options)
+        else:
+            time.sleep(TASK_SECONDS)
+            transcript = self.replay
         with self._lock:
             self.calls.append((round(len(audio) / SAMPLE_RATE, 1), time.monotonic()))
-        return self.transcript
+        return transcript
 
 
 class SqsTrail:
@@ -156,13 +162,14 @@ def send_all(sqs: Any, queue_url: str, jobs: list[Job]) -> None:
 
 
 @pytest.fixture
-def stand_in(engine: Any, samples: dict[str, Path]) -> RecordingStandInEngine:
+def stand_in(engine: Any, samples: dict[str, Path]) -> RecordingEngine:
     from transcription.inference.audio import decode_audio
 
     transcript = engine.transcribe(decode_audio(samples["one"]).samples, TranscribeOptions())
-    return RecordingStandInEngine(engine, transcript)
+    return RecordingEngine(engine, transcript)
 
 
+@pytest.mark.parametrize(("lows", "real"), [(100, False), (8, True)], ids=["stand-in", "tiny.en"])
 def test_a_high_task_sent_after_a_pile_of_low_ones_runs_before_the_third_low_after_it(
     workers: Any,
     aws_client: Any,
@@ -171,42 +178,43 @@ def test_a_high_task_sent_after_a_pile_of_low_ones_runs_before_the_third_low_aft
     s3: Any,
     sqs: Any,
     samples: dict[str, Path],
-    stand_in: RecordingStandInEngine,
+    stand_in: RecordingEngine,
+    lows: int,
+    real: bool,
 ) -> None:
+    engine = RecordingEngine(stand_in.engine) if real else stand_in
     low_audio = upload_item(s3, bucket, "calls/low.wav", samples["one"])  # 4.8 s
-    high_audio = upload_item(
-        s3, bucket, "calls/high.wav", samples["three"]
-    )  # 6.8 s, the one-sample is 4.8 s
-    lows = [task(low_audio, f"low-{i:03d}", "low") for i in range(100)]
-    send_all(sqs, three_queues["low"], lows)
+    high_audio = upload_item(s3, bucket, "calls/high.wav", samples["three"])  # 6.8 s
+    pile = [task(low_audio, f"low-{i:03d}", "low") for i in range(lows)]
+    send_all(sqs, three_queues["low"], pile)
     worker_sqs = aws_client("sqs")
     trail = SqsTrail(worker_sqs)
-    worker = workers(stand_in, sqs=worker_sqs)
+    worker = workers(engine, sqs=worker_sqs)
     summary: list[RunSummary] = []
     runner = threading.Thread(
         target=lambda: summary.append(worker.run(RunLimits(exit_when_idle=2)))
     )
     runner.start()
     deadline = time.monotonic() + 60
-    while len(stand_in.calls) < 5 and time.monotonic() < deadline:
+    while len(engine.calls) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert len(stand_in.calls) >= 5, "the worker never got going"
+    assert len(engine.calls) >= 2, "the worker never got going"
 
     submitted = time.monotonic()
     enqueue(sqs, three_queues["high"], task(high_audio, "urgent", "high"))
     runner.join(120)
 
     assert not runner.is_alive()
-    assert summary[0].outcomes == {"transcribed": 101}
-    high_at = [end for seconds, end in stand_in.calls if seconds == 6.8]
+    assert summary[0].outcomes == {"transcribed": lows + 1}
+    high_at = [end for seconds, end in engine.calls if seconds == 6.8]
     assert len(high_at) == 1
     lows_between = [
-        end for seconds, end in stand_in.calls if seconds != 6.8 and submitted < end < high_at[0]
+        end for seconds, end in engine.calls if seconds != 6.8 and submitted < end < high_at[0]
     ]
     assert len(lows_between) <= 2, f"{len(lows_between)} low tasks finished before the high one"
     # Each message was deleted from its own queue; all three are empty.
     assert trail.entries["DeleteMessageBatch"] == Counter(
-        {three_queues["low"]: 100, three_queues["high"]: 1}
+        {three_queues["low"]: lows, three_queues["high"]: 1}
     )
     assert all_empty(sqs, three_queues) == {}
     # A lower queue gives only what the worker starts at once (PREFETCH=1: two slots), never
@@ -223,7 +231,7 @@ def test_one_queue_keeps_full_batches(
     s3: Any,
     sqs: Any,
     samples: dict[str, Path],
-    stand_in: RecordingStandInEngine,
+    stand_in: RecordingEngine,
 ) -> None:
     """Without QUEUE_URL_HIGH/QUEUE_URL_LOW, receives are today's: one long poll, up to 10."""
     audio = upload_item(s3, bucket, "calls/a.wav", samples["one"])
@@ -244,7 +252,7 @@ def test_heartbeats_renew_each_message_on_its_own_queue(
     bucket: str,
     s3: Any,
     sqs: Any,
-    stand_in: RecordingStandInEngine,
+    stand_in: RecordingEngine,
 ) -> None:
     audio = upload_job(s3, bucket, "audio/held.wav", b"x")
     for name in ("high", "low"):
@@ -278,7 +286,7 @@ def test_tasks_of_a_canceled_job_are_deleted_unrun_with_one_head_of_its_marker(
     s3: Any,
     sqs: Any,
     samples: dict[str, Path],
-    stand_in: RecordingStandInEngine,
+    stand_in: RecordingEngine,
 ) -> None:
     canceled_job, running_job = JOB_ID, "fedcba9876543210fedcba9876543210"
     marker = f"transcripts/jobs/{canceled_job}/canceled"
