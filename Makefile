@@ -21,7 +21,8 @@ $(INSTALLED): pyproject.toml $(MODEL_REQUIREMENTS) | $(PY)
 
 install: $(INSTALLED)
 
-# Debian programs the tests drive (espeak-ng), installed with apt-get when missing.
+# Debian packages the tests drive (espeak-ng, apertium, apertium-eng-spa), installed with
+# apt-get when missing.
 system-packages:
 	scripts/dev/install-system-packages.sh
 
@@ -52,7 +53,7 @@ lambda-zip: $(INSTALLED)
 	$(PY) -m lambda_router.package --output dist/lambda_router.zip
 
 # Speed targets, each printing ratios measured side by side in one run (not tests).
-BENCHES := engine server router worker languages
+BENCHES := engine server router worker languages jobs planner
 .PHONY: $(addprefix bench-,$(BENCHES))
 bench: $(addprefix bench-,$(BENCHES))
 

@@ -2,7 +2,9 @@
 
 ``DELETE /v1/jobs/{id}`` writes ``$OUTPUT_PREFIX jobs/<job_id>/canceled`` in the transcript
 bucket (:meth:`~transcription.layout.Layout.cancel_marker_key`); the worker never reads the
-job store. Before it downloads a task's audio it asks :meth:`CanceledJobs.is_canceled`:
+job store. Before it downloads a task's audio it asks :meth:`CanceledJobs.is_canceled`
+(for the message's ``job_id``, or, for an uploaded item the router queued, the job whose
+folder its output key is in):
 
 - "canceled" is kept for the life of the process (a job is never un-canceled), so the rest
   of a canceled 1,000-item job costs no request at all;

@@ -146,8 +146,10 @@ class JobProcessor:
             try:
                 job = parse_job(message.body, self.policy)
                 append_keys(s3_key=job.key, trace_id=job.trace_id, reason=job.reason)
-                if job.job_id is not None and self.canceled.is_canceled(job.job_id):
-                    log.info("job %s is canceled: its task is dropped", job.job_id)
+                # An uploaded item's message (from the router) names no job: its output does.
+                job_id = job.job_id or self.policy.layout.job_of(job.output_key)
+                if job_id is not None and self.canceled.is_canceled(job_id):
+                    log.info("job %s is canceled: its task is dropped", job_id)
                     self._finish(message, "canceled", job)
                     return None
                 store = self.stores(job.output_bucket)
@@ -175,7 +177,9 @@ class JobProcessor:
         message, job = prepared.message, prepared.job
         with self._job_context(message, job):
             log.info("transcribing", extra={"fields": {"audio_seconds": prepared.audio.duration}})
-            options = TranscribeOptions(language=job.options.language, task=job.options.task)
+            options = TranscribeOptions(
+                language=job.options.language, task=job.options.task, model=job.model
+            )
             try:
                 transcript = transcribe_audio(self.engine, prepared.audio, options)
             except Exception as error:  # noqa: BLE001 - every failure is classified and settled

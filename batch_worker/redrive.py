@@ -17,7 +17,7 @@ loss. Messages the worker dead-lettered itself get their original attributes bac
 ``--dry-run`` moves nothing: it counts the messages by reason and makes them visible again.
 
 The high, normal and low queues share the DLQ: a batch job's task goes back to the queue of
-its ``priority`` (when the worker has that queue), anything else to ``QUEUE_URL``.
+its ``priority`` (``QUEUE_URL`` when there is none), anything else to ``QUEUE_URL``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from transcription.exceptions import SettingsError
 from transcription.layout import Layout, OutputPolicy
+from transcription.priority import queue_urls
 from transcription.settings import AwsSettings, EngineSettings, StorageSettings
 
 __all__ = ["SchedulerSettings", "WorkerSettings"]
@@ -38,8 +39,8 @@ PRIORITY_WAIT_SECONDS = 2  # with several queues: the long poll of each in turn,
 
 
 def _in_order(high: str | None, normal: str, low: str | None) -> tuple[str, ...]:
-    """The queues set, highest priority first; a URL set twice counts once."""
-    return tuple(dict.fromkeys(url for url in (high, normal, low) if url))
+    """The queues set, highest priority first; a URL set twice (or unset: normal) counts once."""
+    return tuple(dict.fromkeys(queue_urls(normal, high, low).values()))
 
 
 def _require(condition: bool, message: str) -> None:
@@ -92,9 +93,8 @@ class WorkerSettings:
 
     @property
     def queues_by_priority(self) -> dict[str, str]:
-        """A batch task's priority → its queue, for the queues this worker has."""
-        urls = {"high": self.queue_url_high, "normal": self.queue_url, "low": self.queue_url_low}
-        return {priority: url for priority, url in urls.items() if url}
+        """A batch task's priority → its queue (QUEUE_URL for a priority without one)."""
+        return queue_urls(self.queue_url, self.queue_url_high, self.queue_url_low)
 
     @property
     def queue_urls(self) -> tuple[str, ...]:

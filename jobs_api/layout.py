@@ -6,8 +6,12 @@
   routes these like any upload, so their results follow the core layout:
   ``$OUTPUT_PREFIX jobs/<job_id>/<item_id>.<ext>.json``. :meth:`JobLayout.parse_result`
   reads both forms;
+- an ``nmt`` item's text: ``$OUTPUT_PREFIX jobs/<job_id>/texts/<item_id>.txt``;
 - the cancel marker ``$OUTPUT_PREFIX jobs/<job_id>/canceled``: a worker that sees it skips
-  the job's remaining tasks with one HEAD, without DynamoDB.
+  the job's remaining tasks with one HEAD, without DynamoDB;
+- the job spec ``$OUTPUT_PREFIX jobs/<job_id>/spec`` (``transcription.job_spec``), written
+  before any of the job's audio can be uploaded: the router reads it to queue the uploaded
+  items as the job asks, without DynamoDB.
 
 Item ids are ``[A-Za-z0-9][A-Za-z0-9._-]*`` and never end in ``.error``, so a result key
 names its item without ambiguity.
@@ -49,6 +53,10 @@ class JobLayout:
     def routed_result_key(self, input_key: str) -> str:
         """The result the router writes for an uploaded item (the core layout)."""
         return self.layout.transcript_key(input_key)
+
+    def text_key(self, job_id: str, item_id: str) -> str:
+        """An nmt item's text: in a folder of its own, so it never reads as a result."""
+        return f"{self.results_prefix}{job_id}/texts/{item_id}.txt"
 
     def cancel_marker_key(self, job_id: str) -> str:
         return self.layout.cancel_marker_key(job_id)

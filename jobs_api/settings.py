@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from transcription.exceptions import SettingsError
+from transcription.priority import queue_urls
 from transcription.settings import AwsSettings, StorageSettings, secret
 
-__all__ = ["PRIORITIES", "JobsSettings"]
+__all__ = ["JobsSettings"]
 
-PRIORITIES = ("high", "normal", "low")
 MIB = 1024 * 1024
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
 
@@ -69,11 +69,7 @@ class JobsSettings:
     @property
     def queue_urls(self) -> dict[str, str]:
         """The queue of each priority."""
-        return {
-            "high": self.queue_url_high or self.queue_url,
-            "normal": self.queue_url,
-            "low": self.queue_url_low or self.queue_url,
-        }
+        return queue_urls(self.queue_url, self.queue_url_high, self.queue_url_low)
 
     @property
     def allowed_buckets(self) -> frozenset[str]:

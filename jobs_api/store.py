@@ -21,7 +21,6 @@ import base64
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -74,11 +73,6 @@ def _iso(at: datetime) -> str:
 
 def job_pk(job_id: str) -> str:
     return f"job#{job_id}"
-
-
-def task_id_of(job_id: str, item_id: str) -> str:
-    """Deterministic, so a resumed submission writes the same tasks and messages."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"job:{job_id}/{item_id}").hex
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:

@@ -7,9 +7,12 @@ finish:
    (one HEAD each, in parallel: the job message carries its ETag and size), each
    ``audio_base64`` body, the webhook URL (resolved);
 2. claim the job (with the ``Idempotency-Key``, one transaction: a retry gets the same job);
-3. write the tasks (``BatchWriteItem``), then store the base64 audio under the input prefix
-   (the router routes it like any upload, so its task must exist first), then send the
-   ``s3://`` items' messages (``SendMessageBatch``) to the queue of the job's priority;
+3. write the tasks (``BatchWriteItem``), then the job spec the router reads for uploaded
+   items, then store the base64 audio under the input prefix (the router routes it like any
+   upload, so its task must exist first) and ``nmt`` items' text beside the job's results
+   (``$OUTPUT_PREFIX jobs/<job_id>/texts/<item_id>.txt``: the worker reads it, the tracker
+   ignores it), then send the ``s3://`` and text items' messages (``SendMessageBatch``) to
+   the queue of the job's priority;
 4. mark the job enqueued.
 
 A retry with the same key while the first request still works waits for it (up to
@@ -44,12 +47,14 @@ from jobs_api.exceptions import (
 )
 from jobs_api.keys import ApiKey
 from jobs_api.layout import JobLayout, extension_of
-from jobs_api.publisher import TaskPublisher
+from jobs_api.publisher import TaskMessage, TaskPublisher
 from jobs_api.settings import JobsSettings
-from jobs_api.store import JobStore, StoredJob, StoredTask, task_id_of
+from jobs_api.store import JobStore, StoredJob, StoredTask
 from jobs_api.webhooks.urls import Resolver, system_resolver, validate_webhook_url
-from transcription.exceptions import InvalidS3Uri
+from transcription.exceptions import InvalidS3Uri, UnknownLanguage
 from transcription.job import Job, JobOptions
+from transcription.job_spec import ItemLanguages, JobSpec, spec_key, task_id_of
+from transcription.languages import normalize_language
 from transcription.layout import (
     SUPPORTED_EXTENSIONS,
     Layout,
@@ -67,6 +72,8 @@ RESUME_AFTER_SECONDS = 120.0
 HEADERS = 8  # parallel HEADs and PUTs (botocore keeps 10 connections)
 IDEMPOTENCY_KEY_MAX = 255
 AUDIO_EXTENSIONS = sorted(e[1:] for e in SUPPORTED_EXTENSIONS)
+NMT_FORMATS = ["json", "txt"]
+ROUTED = frozenset({"upload", "base64"})  # task sources the router queues, by the job spec
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,9 @@ class _Planned:
     """One item, checked: its task, and what step 3 does for it."""
 
     task: StoredTask
-    message: Job | None = None  # s3:// items: the task message
+    message: TaskMessage | None = None  # s3:// and text items
     body: bytes | None = None  # audio_base64 items
+    text: str | None = None  # nmt items: stored before their message is sent
 
 
 class Submission:
@@ -127,7 +135,7 @@ class Submission:
             job = self._wait_for_first(job)
         planned = [self._plan(job, i, request, heads, bodies) for i in range(len(request.items))]
         if not job.enqueued:
-            self._enqueue(job, planned)
+            self._enqueue(job, request, planned)
         if created:
             self.audit.record(
                 "job.created",
@@ -166,10 +174,6 @@ class Submission:
             raise InvalidRequest(
                 f"at most {IDEMPOTENCY_KEY_MAX} printable characters", field="Idempotency-Key"
             )
-        if request.job_type != "asr":
-            raise NotAvailable(
-                f"job_type {request.job_type!r} is not available yet; use 'asr'", field="job_type"
-            )
         if request.options.diarize:
             raise NotAvailable("diarization is not available yet", field="options.diarize")
         if len(request.items) > self.settings.jobs_max_items:
@@ -182,9 +186,16 @@ class Submission:
             if item.id in seen:
                 raise InvalidRequest(f"id {item.id!r} appears twice", field=f"items.{i}.id")
             seen.add(item.id)
-            if item.text is not None:
+            if request.job_type == "nmt" and item.text is None:
+                raise InvalidRequest("an nmt item is text: give text", field=f"items.{i}.text")
+            if request.job_type != "nmt" and item.text is not None:
                 raise InvalidRequest("text items need job_type nmt", field=f"items.{i}.text")
-            if item.audio_url is None and self._extension(item.id, item.ext) is None:
+            self._languages(request, i)
+            if (
+                item.text is None
+                and item.audio_url is None
+                and self._extension(item.id, item.ext) is None
+            ):
                 raise InvalidRequest(
                     f"give ext, one of {', '.join(AUDIO_EXTENSIONS)} (the id has none)",
                     field=f"items.{i}.ext",
@@ -199,6 +210,37 @@ class Submission:
                 allow_loopback=self.settings.webhook_allow_loopback,
                 resolve=self.resolve,
             )
+
+    @staticmethod
+    def _languages(request: JobIn, i: int) -> tuple[str | None, str | None]:
+        """Item ``i``'s source and target language (its own, else the job's), as ISO codes.
+
+        ``nmt`` needs both (a text's language is not detected); ``asr+nmt`` a target.
+        """
+        item = request.items[i]
+        found: list[str | None] = []
+        for own, default, name in (
+            (item.src_lng, request.default_src_lng, "src_lng"),
+            (item.tgt_lng, request.default_tgt_lng, "tgt_lng"),
+        ):
+            where = f"items.{i}.{name}" if own else f"default_{name}"
+            value = own or default
+            try:
+                found.append(normalize_language(value, where) if value else None)
+            except UnknownLanguage as error:
+                raise InvalidRequest(str(error), field=where) from None
+        src_lng, tgt_lng = found
+        if request.job_type != "asr" and tgt_lng is None:
+            raise InvalidRequest(
+                f"{request.job_type} translates: give tgt_lng or default_tgt_lng",
+                field=f"items.{i}.tgt_lng",
+            )
+        if request.job_type == "nmt" and src_lng is None:
+            raise InvalidRequest(
+                "the language of a text is not detected: give src_lng or default_src_lng",
+                field=f"items.{i}.src_lng",
+            )
+        return src_lng, tgt_lng
 
     @staticmethod
     def _extension(item_id: str, ext: str | None) -> str | None:
@@ -268,6 +310,8 @@ class Submission:
 
     def _options(self, request: JobIn) -> dict[str, Any]:
         formats: list[str] = list(request.options.formats or self.settings.storage.output_formats)
+        if request.job_type == "nmt":  # a translated text has no timing: no subtitles
+            formats = NMT_FORMATS
         return {
             "formats": ["json", *(f for f in dict.fromkeys(formats) if f != "json")],
             "model": request.options.model,
@@ -285,8 +329,7 @@ class Submission:
         bodies: dict[int, bytes],
     ) -> _Planned:
         item = request.items[i]
-        src_lng = item.src_lng or request.default_src_lng
-        tgt_lng = item.tgt_lng or request.default_tgt_lng
+        src_lng, tgt_lng = self._languages(request, i)
         common: dict[str, Any] = {
             "job_id": job.job_id,
             "item_id": item.id,
@@ -296,37 +339,26 @@ class Submission:
             "src_lng": src_lng,
             "tgt_lng": tgt_lng,
         }
-        output_bucket = self.settings.storage.output_bucket
         if i in heads:
             bucket, object_key, etag, size = heads[i]
-            output_key = self.layout.result_key(job.job_id, item.id)
             task = StoredTask(
                 **common,
                 source="s3",
                 input_bucket=bucket,
                 input_key=object_key,
-                output_key=output_key,
+                output_key=self.layout.result_key(job.job_id, item.id),
             )
-            formats = tuple(job.options.get("formats") or ("json",))
-            message = Job(
-                bucket=bucket,
-                key=object_key,
-                etag=etag,
-                size=size,
-                output_bucket=output_bucket,
-                output_key=output_key,
-                reason="job",
-                options=JobOptions(language=src_lng, formats=formats),
-                trace_id=job.job_id,
-                job_id=job.job_id,
-                task_id=task.task_id,
-                priority=job.priority,
-                job_type=job.job_type,
-                src_lng=src_lng or None,
-                tgt_lng=tgt_lng or None,
-                model=job.options.get("model") or None,
+            output_bucket = self.settings.storage.output_bucket
+            return _Planned(task, message=task_message(job, task, output_bucket, etag, size))
+        if item.text is not None:
+            task = StoredTask(
+                **common,
+                source="text",
+                input_bucket=self.settings.storage.output_bucket,
+                input_key=self.layout.text_key(job.job_id, item.id),
+                output_key=self.layout.result_key(job.job_id, item.id),
             )
-            return _Planned(task, message=message)
+            return _Planned(task, text=item.text)
         ext = self._extension(item.id, item.ext)
         assert ext is not None  # checked in _check_request
         input_key = self.layout.input_key(job.job_id, item.id, ext)
@@ -339,12 +371,44 @@ class Submission:
         )
         return _Planned(task, body=bodies.get(i))
 
-    def _enqueue(self, job: StoredJob, planned: list[_Planned]) -> None:
+    def _enqueue(self, job: StoredJob, request: JobIn, planned: list[_Planned]) -> None:
         self.jobs.put_tasks([p.task for p in planned])
+        if any(p.task.source in ROUTED for p in planned):
+            self._put_spec(job_spec(job, request))
         with ThreadPoolExecutor(HEADERS) as pool:
             list(pool.map(self._put_audio, [p for p in planned if p.body is not None]))
-        self.publisher.send([p.message for p in planned if p.message is not None])
+            texts = list(pool.map(self._put_text, [p for p in planned if p.text is not None]))
+        messages = [p.message for p in planned if p.message is not None]
+        bucket = self.settings.storage.output_bucket
+        messages += [task_message(job, p.task, bucket, *found) for p, found in texts]
+        self.publisher.send(messages)
         self.jobs.mark_enqueued(job.job_id)
+
+    def _put_text(self, planned: _Planned) -> tuple[_Planned, tuple[str, int]]:
+        """Store an nmt item's text; its ETag and size go into its task message."""
+        task, body = planned.task, (planned.text or "").encode()
+        try:
+            answer = self.s3.put_object(
+                Bucket=task.input_bucket,
+                Key=task.input_key,
+                Body=body,
+                ContentType="text/plain; charset=utf-8",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"storing item {task.item_id}'s text: {error}") from error
+        return planned, (normalize_etag(answer["ETag"]), len(body))
+
+    def _put_spec(self, spec: JobSpec) -> None:
+        """What the router needs to queue this job's uploaded items (transcription.job_spec)."""
+        try:
+            self.s3.put_object(
+                Bucket=self.settings.storage.output_bucket,
+                Key=spec_key(self.settings.storage.output_prefix, spec.job_id),
+                Body=spec.to_json().encode(),
+                ContentType="application/json",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"storing job {spec.job_id}'s spec: {error}") from error
 
     def _put_audio(self, planned: _Planned) -> None:
         task = planned.task
@@ -366,6 +430,61 @@ class Submission:
             ExpiresIn=seconds,
         )
         return Upload(id=task.item_id, url=url, expires_at=expires_at(seconds))
+
+
+def task_message(
+    job: StoredJob, task: StoredTask, output_bucket: str, etag: str, size: int
+) -> TaskMessage:
+    """The job message of a task the jobs API queues itself (an s3:// or a text item)."""
+    return TaskMessage(
+        job=Job(
+            bucket=task.input_bucket,
+            key=task.input_key,
+            etag=etag,
+            size=size,
+            output_bucket=output_bucket,
+            output_key=task.output_key,
+            reason="job",
+            options=JobOptions(
+                language=task.src_lng, formats=tuple(job.options.get("formats") or ("json",))
+            ),
+            trace_id=job.job_id,
+        ),
+        job_id=job.job_id,
+        task_id=task.task_id,
+        priority=job.priority,
+        job_type=job.job_type,
+        extra={
+            k: v
+            for k, v in (
+                ("src_lng", task.src_lng),
+                ("tgt_lng", task.tgt_lng),
+                ("model", job.options.get("model")),
+                ("text_key", task.input_key if task.source == "text" else None),
+            )
+            if v
+        },
+    )
+
+
+def job_spec(job: StoredJob, request: JobIn) -> JobSpec:
+    """The spec the router reads for the job's uploaded items: only what the caller chose."""
+    defaults = ItemLanguages(request.default_src_lng, request.default_tgt_lng)
+    overrides = {
+        item.id: ItemLanguages(item.src_lng or defaults.src_lng, item.tgt_lng or defaults.tgt_lng)
+        for item in request.items
+        if item.audio_url is None and (item.src_lng or item.tgt_lng)
+    }
+    return JobSpec(
+        job_id=job.job_id,
+        job_type=job.job_type,
+        priority=job.priority,
+        src_lng=defaults.src_lng,
+        tgt_lng=defaults.tgt_lng,
+        model=request.options.model,
+        formats=tuple(job.options["formats"]) if request.options.formats else None,
+        items={k: v for k, v in overrides.items() if v != defaults},
+    )
 
 
 def expires_at(seconds: int) -> str:

@@ -3,11 +3,20 @@
 :meth:`Router.route` is a plain function of an :class:`ObjectEvent` and the invocation's
 :class:`Deadline`; the handler only parses the event and calls it per object. AWS calls
 per object: one S3 HEAD of the transcript, plus one ``SendMessage`` on the batch path (a
-manual invocation without an ETag first HEADs the audio). Objects that cannot be
+manual invocation without an ETag first HEADs the audio; an uploaded batch-job item reads
+its job's spec once per job and warm container, see :mod:`lambda_router.job_spec`).
+Objects that cannot be
 transcribed get an error record instead (one PUT): empty, an unsupported type, or a key
 whose outputs would pass S3's 1,024-byte key limit (checked before any AWS call; if not
 even the error record's key fits, only the result and an error log say so). The server's
 address, health and circuit breaker live in this object, i.e. in the warm container.
+
+An uploaded item of a batch job is routed like any upload only when its job is a plain
+``high`` or ``normal`` transcription (:attr:`~transcription.job_spec.JobSpec.plain`), and
+then queued, when it is, on the queue of its priority. Any other item (a ``low`` job, whose
+flood must not take the direct path's capacity from other uploads; a chosen model,
+language, formats or translation, which the direct call cannot carry) goes to the queue of
+its priority with reason ``job``, as the jobs API's own task messages do.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from lambda_router.deadline import Deadline
 from lambda_router.events import ObjectEvent
 from lambda_router.exceptions import DirectCallFailed, ServerRejected
 from lambda_router.health import HealthClient
+from lambda_router.job_spec import JobItem, JobSpecs
 from lambda_router.metrics import Metrics
 from lambda_router.policy import Route, choose, ignore_reason
 from lambda_router.publisher import JobPublisher
@@ -44,6 +54,7 @@ from transcription.layout import (
     has_supported_extension,
 )
 from transcription.logging import log_context
+from transcription.priority import DEFAULT_PRIORITY, queue_urls
 from transcription.store import TranscriptStore
 
 __all__ = ["RouteResult", "Router", "aws_client"]
@@ -97,6 +108,11 @@ class _Object:
     etag: str
     size: int
     output_key: str
+    job: JobItem | None = None  # an item uploaded to a batch job
+
+    @property
+    def priority(self) -> str:
+        return self.job.spec.priority if self.job is not None else DEFAULT_PRIORITY
 
     @property
     def source(self) -> dict[str, Any]:
@@ -127,7 +143,10 @@ class Router:
         self.layout = Layout(storage.input_prefix, storage.output_prefix)
         self.s3 = s3
         self.store = TranscriptStore(s3, storage.output_bucket, self.layout)
-        self.queue = JobPublisher(sqs, settings.queue_url)
+        self.queue = JobPublisher(
+            sqs, queue_urls(settings.queue_url, settings.queue_url_high, settings.queue_url_low)
+        )
+        self.job_specs = JobSpecs(self.store.objects, storage.output_bucket, self.layout)
         transport = transport or UrllibTransport()
         ssm = ssm or _lazy_client("ssm", settings)
         self.breaker = breaker or CircuitBreaker(
@@ -231,6 +250,8 @@ class Router:
             )
         if event.force_queue:
             return self._enqueue(obj, "forced", detail="manual invocation with queue: true")
+        if obj.job is not None and not obj.job.spec.plain:
+            return self._enqueue(obj, "job", detail=f"an item of batch job {obj.job.spec.job_id}")
         server_url = self._server_url()
         decision = choose(
             obj.size,
@@ -245,12 +266,13 @@ class Router:
 
     def _describe(self, event: ObjectEvent, output_key: str) -> _Object | None:
         """ETag and size from the event; a manual invocation without them HEADs the audio."""
+        job = self.job_specs.item(event.key)
         if event.etag is not None and event.size is not None:
-            return _Object(event, event.etag, event.size, output_key)
+            return _Object(event, event.etag, event.size, output_key, job)
         head = self.store.objects.head(event.bucket, event.key)
         if head is None:
             return None
-        return _Object(event, head.etag, head.size, output_key)
+        return _Object(event, head.etag, head.size, output_key, job)
 
     def _unsupported(self, obj: _Object) -> RouteResult:
         extension = posixpath.splitext(obj.event.key)[1] or "no extension"
@@ -370,9 +392,9 @@ class Router:
             output_bucket=self.store.bucket,
             output_key=obj.output_key,
             reason=reason,
-            options=JobOptions(formats=self.settings.storage.output_formats),
+            options=self._options(obj.job),
         )
-        message_id = self.queue.send(job, delay_seconds=delay)
+        message_id = self.queue.send(job, delay_seconds=delay, priority=obj.priority)
         if delay:
             detail = f"{detail}; delayed {delay} s: the server may still finish it"
         return RouteResult(
@@ -385,6 +407,14 @@ class Router:
             detail=detail,
             message_id=message_id,
             trace_id=job.trace_id,
+        )
+
+    def _options(self, job: JobItem | None) -> JobOptions:
+        formats = self.settings.storage.output_formats
+        if job is None:
+            return JobOptions(formats=formats)
+        return JobOptions(
+            language=job.spec.languages(job.item_id).src_lng, formats=job.spec.formats or formats
         )
 
     def _server_url(self) -> str | None:

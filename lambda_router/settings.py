@@ -46,8 +46,11 @@ class ClientLimits:
 @dataclass(frozen=True)
 class RouterSettings:
     storage: StorageSettings
-    queue_url: str  # the jobs queue
+    queue_url: str  # the jobs queue (batch jobs' normal priority)
     aws: AwsSettings = field(default_factory=AwsSettings)
+    # Batch jobs' uploads go to the queue of their job's priority (default: QUEUE_URL).
+    queue_url_high: str | None = None
+    queue_url_low: str | None = None
     # Where the server is: SERVER_URL, else the SSM parameter SERVER_URL_PARAMETER.
     server_url: str | None = None
     server_url_parameter: str | None = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from transcription.transcript import Segment, Transcript
 
-__all__ = ["FORMATS", "MEDIA_TYPES", "Cue", "cues", "render"]
+__all__ = ["FORMATS", "MEDIA_TYPES", "Cue", "cues", "render", "render_translation"]
 
 MAX_LINE_CHARS = 42
 MAX_LINES = 2
@@ -52,6 +52,16 @@ def render(transcript: Transcript, fmt: str) -> str:
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
     return writer(transcript)
+
+
+def render_translation(transcript: Transcript, fmt: str) -> str:
+    """The translation of ``transcript`` in format ``fmt``, on the original segments' timing.
+
+    The same writers as :func:`render`, given :meth:`Transcript.translated`; the translated
+    segments have no word timings, so long ones are split in proportion to the characters.
+    ``ValueError`` when the transcript has no translation.
+    """
+    return render(transcript.translated(), fmt)
 
 
 def cues(transcript: Transcript) -> list[Cue]:

@@ -17,9 +17,10 @@ from typing import Any
 
 from transcription.exceptions import MalformedJob, UnsupportedJobVersion
 from transcription.layout import JOB_ID
+from transcription.priority import PRIORITIES
 from transcription.transcript import utc_now
 
-__all__ = ["BATCH_FIELDS", "JOB_VERSION", "PRIORITIES", "REASONS", "Job", "JobOptions"]
+__all__ = ["BATCH_FIELDS", "JOB_VERSION", "REASONS", "Job", "JobOptions"]
 
 JOB_VERSION = 1
 # ARCHITECTURE.md, "Job message": why the job is on the batch path.
@@ -36,7 +37,6 @@ REASONS = frozenset(
     }
 )
 TASKS = frozenset({"transcribe", "translate"})
-PRIORITIES = ("high", "normal", "low")  # a batch job's; the worker drains them in this order
 # A batch job's task fields, in the order they follow the core fields in the body.
 BATCH_FIELDS = ("job_id", "task_id", "priority", "job_type", "src_lng", "tgt_lng", "model")
 
@@ -68,7 +68,7 @@ class Job:
     job_type: str | None = None
     src_lng: str | None = None
     tgt_lng: str | None = None
-    model: str | None = None
+    model: str | None = None  # one of the worker's MODELS; None: MODEL
 
     def __post_init__(self) -> None:
         _check_batch_fields(self)
@@ -126,7 +126,7 @@ class Job:
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise ValueError("size must be a non-negative integer")
         given: dict[str, Any] = {name: data[name] for name in text_fields}
-        given.update({name: data.get(name) for name in BATCH_FIELDS})
+        given.update({name: data.get(name) or None for name in BATCH_FIELDS})  # "": unset
         return cls(
             **given,
             size=size,
@@ -141,7 +141,7 @@ def _check_batch_fields(job: Job) -> None:
     for name in BATCH_FIELDS:
         value = getattr(job, name)
         if value is not None and (not isinstance(value, str) or not value):
-            raise MalformedJob(f"{name} must be a non-empty string, not {value!r}")
+            raise MalformedJob(f"{name} must be a string (non-empty), not {value!r}")
     if job.job_id is not None and not JOB_ID.match(job.job_id):
         raise MalformedJob(f"job_id {job.job_id!r} is not 32 lower-case hex digits")
     if job.priority is not None and job.priority not in PRIORITIES:

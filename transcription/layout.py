@@ -94,6 +94,12 @@ class Layout:
         """``transcripts/jobs/<job_id>/``: where a batch job's results and marker live."""
         return f"{self.output_prefix}{JOBS_FOLDER}{job_id}/"
 
+    def job_of(self, key: str) -> str | None:
+        """The batch job whose folder holds output ``key`` (``transcripts/jobs/<job_id>/…``)."""
+        rest = key.removeprefix(f"{self.output_prefix}{JOBS_FOLDER}")
+        job_id, slash, _ = rest.partition("/")
+        return job_id if rest != key and slash and JOB_ID.match(job_id) else None
+
     def cancel_marker_key(self, job_id: str) -> str:
         """Present once the job is canceled: workers skip its remaining tasks."""
         return f"{self.job_folder(job_id)}{CANCEL_MARKER}"

@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
-# The Debian programs the tests drive, installed when missing (make test calls this):
-#   espeak-ng  speaks the multilingual test samples (tests/support/speech.py)
-# As root it installs them with apt-get; otherwise it names the command to run.
+# The Debian packages the tests drive, installed when missing (make test calls this):
+#   espeak-ng         speaks the multilingual test samples (tests/support/speech.py)
+#   apertium          the local text translator (transcription/translation/apertium.py)
+#   apertium-eng-spa  its English<->Spanish pair (modes eng-spa, spa-eng)
+# A package counts as installed when dpkg says so (apertium without its pair is not enough);
+# without dpkg (not Debian) the programs and the pair's mode are looked for instead.
+# As root it installs what is missing with apt-get; otherwise it names the command to run.
 set -o errexit -o nounset -o pipefail
 
-PACKAGES=(espeak-ng)
+PACKAGES=(espeak-ng apertium apertium-eng-spa)
+
+# installed PACKAGE: true when PACKAGE is installed (dpkg), or its program/mode is there.
+installed() {
+  local package=$1
+  if command -v dpkg-query >/dev/null; then
+    # A package dpkg never heard of is the answer "not installed"; its message is noise.
+    [[ $(dpkg-query --show --showformat='${db:Status-Status}' "$package" 2>/dev/null) == installed ]]
+    return
+  fi
+  case $package in
+    apertium-eng-spa) command -v apertium >/dev/null && apertium -l | grep -qx '  *eng-spa' ;;
+    *) command -v "$package" >/dev/null ;;
+  esac
+}
+
 missing=()
 for package in "${PACKAGES[@]}"; do
-  command -v "$package" >/dev/null || missing+=("$package")
+  installed "$package" || missing+=("$package")
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ from transcription.inference.engines.faster_whisper import FasterWhisperEngine
 from transcription.inference.engines.models import MODELS
 from transcription.settings import EngineSettings
 from transcription.transcript import Transcript
+from transcription.translation import ApertiumTranslator, translate_transcript
 
 pytestmark = pytest.mark.slow
 
@@ -236,3 +238,30 @@ def test_tiny_en_cannot_translate_and_says_so(
     (warning,) = transcript.warnings
     assert "English-only and cannot translate" in warning
     assert "good morning" in transcript.text.lower()
+
+
+# asr+nmt: what each language's first 12 s say, as Apertium translates them (any 3 will do).
+TRANSLATED_WORDS = {
+    ("es", "en"): {"good", "today", "city", "tomorrow", "afternoon", "rain"},
+    ("en", "es"): {"buenos", "hoy", "tiempo", "ciudad", "mañana", "tarde"},
+}
+
+
+@pytest.mark.parametrize(("spoken", "target"), list(TRANSLATED_WORDS))
+def test_speech_is_translated_to_text_segment_by_segment(
+    base: FasterWhisperEngine, short_speech: dict[str, Path], spoken: str, target: str
+) -> None:
+    audio = decode_audio(short_speech[spoken]).samples
+    transcript = translate_transcript(
+        base.transcribe(audio, TranscribeOptions()), ApertiumTranslator.discover(), target
+    )
+
+    translation = transcript.translation
+    assert transcript.language == spoken and translation is not None
+    assert translation.language == target and len(translation.segments) >= 2
+    assert [(t.id, t.start, t.end) for t in translation.segments] == [
+        (s.id, s.start, s.end) for s in transcript.segments
+    ]
+    words = set(re.findall(r"\w+", translation.text.lower()))
+    assert len(words & TRANSLATED_WORDS[(spoken, target)]) >= 3, translation.text
+    assert not words & TRANSLATED_WORDS[(target, spoken)] - {"good", "buenos"}, translation.text

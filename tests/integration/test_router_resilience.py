@@ -414,7 +414,7 @@ def test_the_enqueue_reserve_covers_the_sqs_clients_worst_case(
             sqs_read_timeout_seconds=0.3,
             sqs_max_attempts=3,
         )
-        publisher = JobPublisher(aws_client("sqs", settings), settings.queue_url)
+        publisher = JobPublisher(aws_client("sqs", settings), {"normal": settings.queue_url})
         job = Job("b", "audio/a.wav", "e", 1, "b", "transcripts/a.wav.json", "server_down")
         started = time.monotonic()
         with pytest.raises(EnqueueFailed):

@@ -294,6 +294,9 @@ def test_tasks_of_a_canceled_job_are_deleted_unrun_with_one_head_of_its_marker(
     audio = upload_item(s3, bucket, "calls/a.wav", samples["one"])
     send_all(sqs, three_queues["queue"], [task(audio, f"c-{i}", "normal") for i in range(12)])
     enqueue(sqs, three_queues["low"], task(audio, "kept", "low", running_job))
+    # An item uploaded to the canceled job, as the router queues it: no job_id of its own.
+    uploaded = upload_job(s3, bucket, f"audio/jobs/{canceled_job}/up.wav", samples["one"])
+    enqueue(sqs, three_queues["high"], uploaded)
     worker_s3 = aws_client("s3")
     heads: Counter[str] = Counter()
     worker_s3.meta.events.register(
@@ -303,7 +306,7 @@ def test_tasks_of_a_canceled_job_are_deleted_unrun_with_one_head_of_its_marker(
 
     summary = worker.run(RunLimits.once())
 
-    assert summary.outcomes == {"canceled": 12, "transcribed": 1}
+    assert summary.outcomes == {"canceled": 13, "transcribed": 1}
     assert len(stand_in.calls) == 1
     assert heads[marker] == 1
     assert heads[f"transcripts/jobs/{running_job}/canceled"] == 1

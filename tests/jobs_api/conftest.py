@@ -15,12 +15,13 @@ from jobs_api.audit import AuditLog
 from jobs_api.dynamo import Dynamo
 from jobs_api.keys import KeyStore
 from jobs_api.main import create_app
-from jobs_api.settings import PRIORITIES, JobsSettings
+from jobs_api.settings import JobsSettings
 from jobs_api.store import JobStore
 from jobs_api.tables import TableNames, create_tables
 from tests.conftest import REGION, unique
 from tests.support.jobs_api import serve
 from tests.support.processes import free_port, running
+from transcription.priority import PRIORITIES
 from transcription.settings import load
 
 

@@ -84,6 +84,11 @@ def test_a_mixed_job_is_accepted_at_once(
 
     stored = s3.get_object(Bucket=api.stack.bucket, Key=f"audio/jobs/{job_id}/inline.wav.wav")
     assert stored["Body"].read() == wav  # under the input prefix: the router routes it
+    spec = s3.get_object(Bucket=api.stack.bucket, Key=f"transcripts/jobs/{job_id}/spec")
+    assert json.loads(spec["Body"].read()) == {  # the router queues the uploads by it
+        "job_id": job_id, "job_type": "asr", "priority": "high", "src_lng": "en",
+        "tgt_lng": None, "model": None, "formats": ["json", "srt"], "items": {},
+    }  # fmt: skip
 
     put = httpx.put(upload["url"], content=wav)
     assert put.status_code == 200
@@ -98,6 +103,39 @@ def test_a_mixed_job_is_accepted_at_once(
     assert {i["id"]: i["source"] for i in view["items"]} == {
         "from-s3": "s3", "inline.wav": "base64", "later": "upload",
     }  # fmt: skip
+
+
+def test_an_nmt_job_stores_each_text_and_queues_its_translation(
+    api: Api, writer: dict[str, str], s3: Any, sqs: Any
+) -> None:
+    body = {
+        "job_type": "nmt",
+        "default_src_lng": "eng",
+        "default_tgt_lng": "es",
+        "items": [
+            {"id": "greeting", "text": "Hello world."},
+            {"id": "back", "text": "Hola mundo.", "src_lng": "spa", "tgt_lng": "en"},
+        ],
+    }
+    response = api.http.post("/v1/jobs", json=body, headers=writer)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    assert response.json()["enqueued_tasks"] == 2 and response.json().get("uploads") is None
+    messages = {m["task_id"]: m for m in receive_all(sqs, api.stack.queues["normal"])}
+    by_item = {m["output_key"].rsplit("/", 1)[1]: m for m in messages.values()}
+    greeting, back = by_item["greeting.json"], by_item["back.json"]
+    assert (greeting["job_type"], greeting["src_lng"], greeting["tgt_lng"]) == ("nmt", "en", "es")
+    assert (back["src_lng"], back["tgt_lng"]) == ("es", "en")  # ISO 639-3 read as 639-1
+    text_key = f"transcripts/jobs/{job_id}/texts/greeting.txt"
+    assert greeting["text_key"] == greeting["key"] == text_key
+    stored = s3.get_object(Bucket=api.stack.bucket, Key=text_key)
+    assert stored["Body"].read() == b"Hello world."
+    assert greeting["etag"] == stored["ETag"].strip('"') and greeting["size"] == 12
+    assert greeting["options"]["formats"] == ["json", "txt"]
+    listed = s3.list_objects_v2(Bucket=api.stack.bucket, Prefix=f"transcripts/jobs/{job_id}/")
+    assert not any(o["Key"].endswith("/spec") for o in listed["Contents"])  # nothing routed
+    view = api.http.get(f"/v1/jobs/{job_id}", headers=writer).json()
+    assert {i["id"]: i["source"] for i in view["items"]} == {"greeting": "text", "back": "text"}
 
 
 def test_the_same_idempotency_key_makes_one_job(
@@ -193,6 +231,8 @@ def test_cancel_marks_queued_tasks_and_completes_the_job(
     job = response.json()
     assert job["status"] == "canceled" and job["completed_at"]
     assert job["progress"]["canceled"] == 5 and job["progress"]["queued"] == 0
+    listed = s3.list_objects_v2(Bucket=api.stack.bucket, Prefix=f"transcripts/jobs/{job_id}/")
+    assert [o["Key"] for o in listed["Contents"]] == [f"transcripts/jobs/{job_id}/canceled"]
     marker = f"transcripts/jobs/{job_id}/canceled"
     assert s3.head_object(Bucket=api.stack.bucket, Key=marker)["ContentLength"] == 0
     [event] = receive_all(sqs, api.stack.events_queue)
@@ -210,8 +250,20 @@ WAV = base64.b64encode(b"RIFF0000WAVE").decode()
         ({"items": [{"id": "a", "upload": True, "ext": "wav"}]}, 422, "job_type"),
         ({"job_type": "asr"}, 422, "items"),
         ({"job_type": "asr", "items": []}, 422, "items"),
-        ({"job_type": "nmt", "items": [{"id": "a", "text": "hi"}]}, 422, "job_type"),
-        ({"job_type": "asr+nmt", "items": [{"id": "a", "upload": True}]}, 422, "job_type"),
+        ({"job_type": "nmt", "items": [{"id": "a", "text": "hi"}]}, 422, "items.0.tgt_lng"),
+        ({"job_type": "nmt", "default_tgt_lng": "es", "items": [{"id": "a", "text": "hi"}]}, 422,
+         "items.0.src_lng"),
+        ({"job_type": "nmt", "default_src_lng": "en", "default_tgt_lng": "es",
+          "items": [{"id": "a", "upload": True, "ext": "wav"}]}, 422, "items.0.text"),
+        ({"job_type": "asr+nmt", "items": [{"id": "a", "upload": True, "ext": "wav"}]}, 422,
+         "items.0.tgt_lng"),
+        ({"job_type": "asr+nmt", "default_tgt_lng": "es", "items": [{"id": "a", "upload": True}]},
+         422, "items.0.ext"),
+        ({"job_type": "asr", "default_src_lng": "xx", "items": [{"id": "a", "upload": True,
+                                                                 "ext": "wav"}]}, 422,
+         "default_src_lng"),
+        ({"job_type": "asr", "items": [{"id": "a", "upload": True, "ext": "wav",
+                                        "src_lng": "zzz"}]}, 422, "items.0.src_lng"),
         ({"job_type": "asr", "items": [{"id": "a"}]}, 422, "items.0"),
         ({"job_type": "asr", "items": [{"id": "a", "upload": True, "audio_base64": WAV}]}, 422,
          "items.0"),

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from jobs_api.exceptions import IdempotencyKeyReused, JobCompleted, JobNotFound, TaskFinished
-from jobs_api.store import JobStore, StoredJob, StoredTask, task_id_of
+from jobs_api.store import JobStore, StoredJob, StoredTask
+from transcription.job_spec import task_id_of
 from transcription.transcript import utc_now
 
 

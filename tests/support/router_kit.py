@@ -148,12 +148,13 @@ class RouterKit:
     ) -> Any:
         return load_event(name, bucket=self.bucket, key=key, etag=etag, size=size)
 
-    def jobs(self) -> list[tuple[Job, dict[str, Any]]]:
-        """Every job on the queue (received and left in flight), with its message attributes."""
+    def jobs(self, queue_url: str | None = None) -> list[tuple[Job, dict[str, Any]]]:
+        """Every job on the queue (default: the jobs queue), received and left in flight, with
+        its message attributes."""
         jobs: list[tuple[Job, dict[str, Any]]] = []
         while True:
             response = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
+                QueueUrl=queue_url or self.queue_url,
                 MaxNumberOfMessages=10,
                 MessageAttributeNames=["All"],
                 VisibilityTimeout=60,

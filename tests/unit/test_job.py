@@ -137,7 +137,8 @@ def test_batch_fields_round_trip_after_the_core_fields() -> None:
         ({"job_id": "j-1"}, "job_id"),
         ({"job_id": 12}, "job_id"),
         ({"job_id": JOB_ID, "priority": "urgent"}, "priority"),
-        ({"task_id": ""}, "task_id"),
+        ({"task_id": 7}, "task_id"),
+        ({"model": ["base"]}, "model"),
     ],
 )
 def test_invalid_batch_fields_are_malformed_naming_the_field(

@@ -35,10 +35,11 @@ def _modules(package: str, *, recursive: bool = False) -> list[str]:
 
 
 def light_core_modules() -> list[str]:
+    """Every module of ``transcription`` and its subpackages except ``transcription.inference``."""
     return [
         m
-        for m in _modules("transcription")
-        if m not in {"transcription.inference", "transcription.__main__"}
+        for m in _modules("transcription", recursive=True)
+        if not m.startswith("transcription.inference") and m != "transcription.__main__"
     ]
 
 
@@ -65,6 +66,7 @@ def heavy_modules_after_import(module: str) -> list[str]:
 def test_the_light_core_is_found_from_the_tree() -> None:
     modules = light_core_modules()
     assert {"transcription.store", "transcription.layout", "transcription.job"} <= set(modules)
+    assert "transcription.translation.ctranslate2" in modules  # subpackages too
     assert not any(m.startswith("transcription.inference") for m in modules)
 
 

@@ -146,3 +146,18 @@ def test_without_its_job_id_a_job_result_outside_the_input_prefix_is_refused() -
         POLICY.check("audio", "elsewhere/a.wav", "transcripts", RESULT)
     with pytest.raises(OutputNotAllowed):
         POLICY.check("audio", "elsewhere/a.wav", "transcripts", RESULT, job_id="not-a-job-id")
+
+
+@pytest.mark.parametrize(
+    ("key", "job_id"),
+    [
+        (RESULT, JOB),
+        (f"transcripts/jobs/{JOB}/up.wav.json", JOB),  # an uploaded item's routed result
+        (f"transcripts/jobs/{JOB}", None),
+        ("transcripts/jobs/J1/a.json", None),
+        (f"elsewhere/jobs/{JOB}/a.json", None),
+        ("transcripts/a.wav.json", None),
+    ],
+)
+def test_the_job_an_output_key_belongs_to(key: str, job_id: str | None) -> None:
+    assert Layout().job_of(key) == job_id

@@ -23,7 +23,7 @@ router = APIRouter(tags=["health"])
     summary="Readiness and load: ready, busy, in flight, pending",
 )
 async def health(state: StateDep) -> JSONResponse:
-    load = state.slots.load()
+    load = state.slots.default.load()  # the default model's: the router's question
     engine = state.engine
     settings = state.settings.engine
     body = HealthResponse(
