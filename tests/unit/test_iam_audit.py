@@ -31,13 +31,11 @@ NAMES = {
     "ROUTER_FAILURES_NAME": "p-router-failures",
     "EVENTS_QUEUE_NAME": "p-events",
     "ROUTER_NAME": "p-router",
-    "SCHEDULER_NAME": "p-scheduler",
     "SERVER_URL_PARAMETER": "/p/server-url",
     "API_KEYS_PARAMETER": "/p/api-keys",
     "SERVER_REPOSITORY_NAME": "p/fastapi-server",
     "WORKER_REPOSITORY_NAME": "p/batch-worker",
-    "WORKER_TAG_KEY": "Role",
-    "WORKER_TAG_VALUE": "batch-worker",
+    "WORKER_GROUP_NAME": "p-workers",
 }
 QUEUE = "http://127.0.0.1:5055/123456789012/"
 
@@ -70,18 +68,17 @@ def test_boto_operations_map_to_the_iam_actions_they_need(
 @pytest.mark.parametrize(
     ("stack", "expected"),
     [
-        # innermost first: the worker calling a scheduler helper runs with the worker's role
+        # innermost first: the caller is the component's innermost frame
         (
             [
                 "botocore.client",
                 "transcription.store",
-                "batch_worker.scheduler",
+                "batch_worker.consumer",
                 "batch_worker.worker",
                 "tests.t",
             ],
-            ("worker", "batch_worker.scheduler"),
+            ("worker", "batch_worker.consumer"),
         ),
-        (["batch_worker.scheduler", "tests.t"], ("scheduler", "batch_worker.scheduler")),
         # the router run in-process by the local pump or by replay is still the router
         (
             [
@@ -126,9 +123,9 @@ def test_a_granted_action_on_another_resource_is_refused() -> None:
 
 
 def test_an_action_no_statement_grants_is_refused_even_without_names() -> None:
-    [problem] = check([sqs_call("scheduler", "SendMessage", "p-jobs")])
-    assert problem.startswith("scheduler calls sqs SendMessage")
-    assert "needs sqs:SendMessage: scripts/policies/scheduler-policy.json" in problem
+    [problem] = check([sqs_call("router", "DeleteMessage", "p-jobs")])
+    assert problem.startswith("router calls sqs DeleteMessage")
+    assert "needs sqs:DeleteMessage: scripts/policies/router-policy.json" in problem
 
 
 def test_s3_objects_are_matched_by_prefix() -> None:
