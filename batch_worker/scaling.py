@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["FIRST_STEP", "backlog_target", "desired_capacity", "first_worker_threshold"]
+__all__ = ["FIRST_STEP", "backlog_target", "desired_capacity"]
 
 # The capacity the step policy sets when work waits and no instance is in service
 # (scripts/templates/first-worker-step.json holds the same number).
@@ -41,30 +41,14 @@ def backlog_target(latency_target_seconds: float, mean_job_seconds: float) -> in
     return max(1, math.floor(latency_target_seconds / mean_job_seconds))
 
 
-def first_worker_threshold(jobs_per_worker: int, server_drains: bool) -> int:
-    """Visible jobs above which the first worker is launched (the step alarm's threshold).
-
-    A GPU server that drains the queue is a worker outside the group: the first
-    ``JOBS_PER_WORKER`` jobs are its share, cleared within the latency target, and a worker
-    launched for them would boot for nothing.
-    """
-    return jobs_per_worker if server_drains else 0
-
-
-def desired_capacity(
-    backlog: int,
-    in_service: int,
-    jobs_per_worker: int,
-    max_workers: int,
-    *,
-    server_drains: bool = False,
-) -> int:
+def desired_capacity(backlog: int, in_service: int, jobs_per_worker: int, max_workers: int) -> int:
     """The group's desired capacity for ``backlog`` visible jobs and ``in_service`` workers.
 
     ``in_service`` matters only at zero: target tracking then has no data point, and the
-    step policy sets the group's capacity to :data:`FIRST_STEP` (one instance) once the
-    backlog exceeds :func:`first_worker_threshold`; once that instance is in service, target
-    tracking asks for the rest.
+    step policy sets the group's capacity to :data:`FIRST_STEP` (one instance) as soon as a
+    job waits — even when the GPU server drains the queue: the server may be down or busy
+    with direct work, and no job may wait for a worker that is never launched. Once that
+    instance is in service, target tracking asks for the rest.
     """
     if jobs_per_worker < 1:
         raise ValueError(f"JOBS_PER_WORKER must be 1 or more, got {jobs_per_worker}")
@@ -73,7 +57,5 @@ def desired_capacity(
     if backlog <= 0:
         return 0
     if in_service <= 0:
-        if backlog <= first_worker_threshold(jobs_per_worker, server_drains):
-            return 0
         return min(max_workers, FIRST_STEP)
     return min(max_workers, math.ceil(backlog / jobs_per_worker))

@@ -148,7 +148,6 @@ class Fleet:
     jobs_per_worker: int
     boot_seconds: int
     idle_timeout_seconds: int
-    server_drains: bool
     warm_pool: int = 0  # stopped, initialized instances (WORKER_WARM_POOL_SIZE)
     warm_boot_seconds: int = 60
     pool_size: int = 0
@@ -160,11 +159,7 @@ class Fleet:
     def evaluate(self, now: int, backlog: int, out: Outcome) -> None:
         """The group's policies, once a minute: launch up to desired, scale in idle workers."""
         desired = desired_capacity(
-            backlog,
-            len(self.in_service(now)),
-            self.jobs_per_worker,
-            self.max_workers,
-            server_drains=self.server_drains,
+            backlog, len(self.in_service(now)), self.jobs_per_worker, self.max_workers
         )
         for _ in range(desired - len(self.workers)):
             boot = self.boot_seconds
@@ -239,7 +234,6 @@ def replay(
         args.jobs_per_worker,
         args.boot_seconds,
         args.idle_timeout,
-        drains,
         warm_pool=warm_pool,
         warm_boot_seconds=args.warm_boot_seconds,
         pool_size=warm_pool,

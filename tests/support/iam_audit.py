@@ -110,7 +110,16 @@ def iam_actions(service: str, operation: str, params: Mapping[str, Any]) -> tupl
 
 
 # The parameters that name a call's resource.
-RESOURCE_PARAMS = ("Bucket", "Key", "QueueUrl", "QueueName", "Name", "InstanceIds", "FunctionName")
+RESOURCE_PARAMS = (
+    "Bucket",
+    "Key",
+    "QueueUrl",
+    "QueueName",
+    "Name",
+    "InstanceIds",
+    "FunctionName",
+    "AutoScalingGroupName",
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,10 @@ class Call:
             return [f"{prefix}:parameter/{str(p['Name']).lstrip('/')}"]
         if self.service == "ec2" and p.get("InstanceIds"):
             return [f"{prefix}:instance/{i}" for i in p["InstanceIds"]]
+        if self.service == "autoscaling" and "AutoScalingGroupName" in p:
+            # A group's ARN holds a UUID; policies name it with a wildcard in its place.
+            group = p["AutoScalingGroupName"]
+            return [f"{prefix}:autoScalingGroup:*:autoScalingGroupName/{group}"]
         if self.service == "lambda" and "FunctionName" in p:
             name = str(p["FunctionName"])
             return [name if name.startswith("arn:") else f"{prefix}:function:{name}"]

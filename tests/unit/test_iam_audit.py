@@ -144,3 +144,17 @@ def test_every_component_has_a_policy_whose_actions_are_well_formed() -> None:
         assert actions and all(a.count(":") == 1 for a in actions), component
         rendered = (POLICIES / f"{component}-policy.json").read_text()
         assert json.loads(rendered)["Version"] == "2012-10-17"
+
+
+def test_the_worker_may_manage_its_own_group_only() -> None:
+    """SetInstanceProtection and CompleteLifecycleAction name the group: the worker's policy
+    grants them on $PROJECT_NAME-workers alone."""
+
+    def protect(group: str) -> Call:
+        actions = iam_actions("autoscaling", "SetInstanceProtection", {})
+        params = (("AutoScalingGroupName", group),)
+        return Call("worker", "autoscaling", "SetInstanceProtection", actions, "worker", params)
+
+    assert check([protect("p-workers")], NAMES) == []
+    [problem] = check([protect("someone-elses-group")], NAMES)
+    assert "autoScalingGroupName/someone-elses-group" in problem
