@@ -280,8 +280,11 @@ scaling_resources() {
   aws_read autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$WORKER_GROUP_NAME" \
     --query 'AutoScalingGroups[0].AutoScalingGroupName' --output text
   if [[ $AWS_OUT != "$WORKER_GROUP_NAME" ]]; then
-    if is_check || is_dry_run; then
+    if is_check; then
       drift "Auto Scaling group $WORKER_GROUP_NAME does not exist: no scaling policies to check"
+      return 0
+    elif is_dry_run; then
+      log_info "dry run: the Auto Scaling group $WORKER_GROUP_NAME does not exist yet (step-350), so neither do its policies"
       return 0
     fi
     die "Auto Scaling group $WORKER_GROUP_NAME does not exist: run scripts/step-350-create-batch-workers.sh first"
@@ -342,7 +345,8 @@ delete_fleet() {
   else
     unchanged "launch template $WORKER_TEMPLATE_NAME is already gone"
   fi
-  fleet_template_env
+  ALARM_ACTIONS_JSON="[]" # the names are all destroy needs of the alarm templates
+  export ALARM_ACTIONS_JSON
   mapfile -t names < <(fleet_alarm_names)
   delete_alarms "${names[@]}"
   aws_delete "dashboard $DASHBOARD_NAME" ResourceNotFound cloudwatch delete-dashboards \

@@ -438,8 +438,9 @@ def test_1_the_worker_group_replaces_the_scheduler(deployment: Deployment) -> No
     names = {p["PolicyName"] for p in d.client("autoscaling").describe_policies(
         AutoScalingGroupName=f"{d.project}-workers")["ScalingPolicies"]}  # fmt: skip
     assert names == {f"{d.project}-backlog-per-worker", f"{d.project}-first-worker"}
-    with pytest.raises(d.client("lambda").exceptions.ResourceNotFoundException):
-        d.client("lambda").get_function_configuration(FunctionName=f"{d.project}-scheduler")
+    aws_lambda = d.client("lambda")
+    with pytest.raises(aws_lambda.exceptions.ResourceNotFoundException):
+        aws_lambda.get_function_configuration(FunctionName=f"{d.project}-scheduler")
 
 
 def test_1_iam_policies_are_scoped_to_the_project(deployment: Deployment) -> None:
