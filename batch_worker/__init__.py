@@ -1,8 +1,8 @@
-"""The batch worker: drains the jobs queue on GPU boxes; and the scheduler that starts them.
+"""The batch worker: drains the jobs queues on the GPU instances of an Auto Scaling group.
 
-``python -m batch_worker`` runs the worker (:mod:`.worker`); :mod:`.scheduler` is the
-Lambda that starts stopped worker boxes when there is backlog. Importing this package is
-light (no engine), so the scheduler Lambda stays small.
+``python -m batch_worker`` runs the worker (:mod:`.worker`); :mod:`.scaling` states the
+group's scaling decision (AWS makes it; the bench replays it). Importing this package is
+light (no engine).
 """
 
 __all__: list[str] = []

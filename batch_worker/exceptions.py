@@ -1,4 +1,4 @@
-"""Named errors of the batch worker and its scheduler."""
+"""Named errors of the batch worker."""
 
 from __future__ import annotations
 

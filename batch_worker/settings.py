@@ -1,4 +1,4 @@
-"""Settings of the batch worker and of its scheduler, read from the environment.
+"""Settings of the batch worker, read from the environment.
 
 A received job is *leased*: it stays invisible to other workers for ``VISIBILITY_TIMEOUT``
 seconds (asked for on each receive), and the heartbeat renews that lease every
@@ -28,7 +28,7 @@ from transcription.layout import Layout, OutputPolicy
 from transcription.priority import queue_urls
 from transcription.settings import AwsSettings, EngineSettings, StorageSettings
 
-__all__ = ["SchedulerSettings", "WorkerSettings"]
+__all__ = ["WorkerSettings"]
 
 DEFAULT_HEARTBEAT_SECONDS = 10.0
 HEARTBEATS_PER_LEASE = 3  # renewals that may fail in a row before another worker may take it
@@ -129,28 +129,3 @@ class WorkerSettings:
         if self.visibility_timeout is not None:
             return self.visibility_timeout / HEARTBEATS_PER_LEASE
         return DEFAULT_HEARTBEAT_SECONDS
-
-
-@dataclass(frozen=True)
-class SchedulerSettings:
-    """The scheduler Lambda: how many worker boxes the backlog deserves, and which boxes."""
-
-    aws: AwsSettings
-    queue_url: str
-    queue_url_high: str | None = None  # counted too when set (the worker drains them)
-    queue_url_low: str | None = None
-    max_workers: int = 1
-    jobs_per_worker: int = 10
-    project_name: str = "transcription-router"  # the instances' Project tag
-    worker_tag_key: str = "Role"
-    worker_tag_value: str = "batch-worker"
-
-    def __post_init__(self) -> None:
-        _require(self.max_workers >= 0, "MAX_WORKERS must be 0 or more")
-        _require(self.jobs_per_worker >= 1, "JOBS_PER_WORKER must be 1 or more")
-        _require(bool(self.worker_tag_key), "WORKER_TAG_KEY must not be empty")
-
-    @property
-    def queue_urls(self) -> tuple[str, ...]:
-        """Every jobs queue whose backlog calls for workers (one URL set twice counts once)."""
-        return _in_order(self.queue_url_high, self.queue_url, self.queue_url_low)

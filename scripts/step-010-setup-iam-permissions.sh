@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# step-010-setup-iam-permissions.sh: least-privilege roles for the router Lambda, the
-# scheduler Lambda and the GPU instances.
+# step-010-setup-iam-permissions.sh: least-privilege roles for the router Lambda and the GPU
+# instances.
 #
 # Usage: scripts/step-010-setup-iam-permissions.sh [--dry-run] [--help]
 #
@@ -8,7 +8,6 @@
 # prefixes, queues, SSM parameters, ECR repositories, log groups and tagged instances; the
 # few "Resource": "*" statements are explained in scripts/policies/README.md):
 #   $PROJECT_NAME-router     router Lambda       (router-policy.json)
-#   $PROJECT_NAME-scheduler  scheduler Lambda    (scheduler-policy.json)
 #   $PROJECT_NAME-server     GPU server instance (server-policy.json) + instance profile
 #   $PROJECT_NAME-worker     batch workers       (worker-policy.json) + instance profile
 # Queue, bucket and parameter ARNs are derived from the names, so this step may run before
@@ -16,8 +15,8 @@
 #
 # Inputs:  config.env (AWS_REGION, PROJECT_NAME, AUDIO_BUCKET, TRANSCRIPT_BUCKET,
 #          INPUT_PREFIX, OUTPUT_PREFIX, SERVER_URL_PARAMETER, API_KEYS_PARAMETER)
-# Creates: the four roles, their inline policies, two instance profiles
-# Records: ROUTER_ROLE_ARN, SCHEDULER_ROLE_ARN
+# Creates: the three roles, their inline policies, two instance profiles
+# Records: ROUTER_ROLE_ARN
 # IAM actions: sts:GetCallerIdentity, iam:GetRole, iam:CreateRole, iam:TagRole,
 #   iam:UpdateAssumeRolePolicy, iam:GetRolePolicy, iam:PutRolePolicy, iam:GetInstanceProfile,
 #   iam:CreateInstanceProfile, iam:TagInstanceProfile, iam:AddRoleToInstanceProfile,
@@ -31,7 +30,6 @@ main() {
   load_config
   iam_resources
   record_or_check ROUTER_ROLE_ARN "$(role_arn "$ROUTER_NAME")"
-  record_or_check SCHEDULER_ROLE_ARN "$(role_arn "$SCHEDULER_NAME")"
 }
 
 main "$@"

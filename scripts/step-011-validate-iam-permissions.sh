@@ -19,7 +19,6 @@ main() {
   iam_resources
   check_policy_scopes
   record_or_check ROUTER_ROLE_ARN "$(role_arn "$ROUTER_NAME")"
-  record_or_check SCHEDULER_ROLE_ARN "$(role_arn "$SCHEDULER_NAME")"
   finish_check
 }
 

@@ -17,6 +17,12 @@
 # router's optional settings that config.env sets (TRANSCRIPT_BUCKET, OUTPUT_FORMATS,
 # DIRECT_*, HEALTH_*, BREAKER_*, ...).
 #
+# SQS-only: with no SERVER_URL in config.env (no GPU server yet) the function is deployed
+# outside any VPC with none of the server's settings: steps 310 (network) and 320 are not
+# needed, and the router queues every upload with reason no_server. Once steps 310–331 have
+# added the server (step-330 records SERVER_URL), running this step again moves the
+# function into the VPC with the server's settings, and it routes.
+#
 # Inputs:  config.env; ROUTER_ZIP (default dist/lambda_router.zip, from `make lambda-zip`)
 # Creates: the function, its reserved concurrency and event invoke configuration
 # Records: ROUTER_FUNCTION_ARN

@@ -1,25 +1,45 @@
 #!/usr/bin/env bash
-# step-350-create-batch-workers.sh: the stopped GPU instances that the scheduler starts when
-# the jobs queue has a backlog.
+# step-350-create-batch-workers.sh: the GPU worker fleet, an EC2 Auto Scaling group from zero.
 #
 # Usage: scripts/step-350-create-batch-workers.sh [--dry-run] [--help]
 #
-# Makes sure MAX_WORKERS instances tagged Role=batch-worker and Project=$PROJECT_NAME exist
-# (WORKER_INSTANCE_TYPE, the GPU AMI, GPU_SUBNET_ID, the worker security group and instance
-# profile, IMDSv2 only, encrypted root volume), each with shutdown behaviour "stop" and user
-# data (scripts/user-data/batch-worker.sh) that installs a systemd service: at every boot it
-# pulls <WORKER_REPOSITORY_URI>:IMAGE_TAG and runs `python -m batch_worker --exit-when-idle
-# WORKER_IDLE_SECONDS` with `--gpus all`, then powers the instance off, which stops it. New
-# instances are stopped once they are running. Existing ones get the shutdown behaviour and,
-# while stopped, the current user data. Extra instances are reported, never terminated.
+# Launch template $PROJECT_NAME-worker (scripts/templates/worker-launch-template.json): the
+# GPU AMI, the worker instance profile and security group, IMDSv2 required with hop limit 2
+# (the worker reads the Spot notice from inside its container), an encrypted gp3 root volume
+# of ROOT_VOLUME_GB, KEY_NAME if set, and user data (scripts/user-data/batch-worker.sh) that
+# runs <WORKER_REPOSITORY_URI>:IMAGE_TAG with every GPU and the worker's settings, ASG_NAME,
+# LIFECYCLE_HOOK_NAME and IDLE_TIMEOUT_SECONDS among them. A difference adds a version; the
+# group launches the latest.
+# Auto Scaling group $PROJECT_NAME-workers (scripts/templates/worker-group.json): MinSize 0,
+# MaxSize MAX_WORKERS, created at desired capacity 0 (then the scaling policies of step-351
+# own it); a mixed-instances policy over WORKER_INSTANCE_TYPES, Spot with
+# price-capacity-optimized above WORKER_ON_DEMAND_BASE on-demand instances
+# (WORKER_ON_DEMAND_PERCENTAGE of the rest on-demand), Capacity Rebalancing on, the subnets
+# GPU_SUBNET_IDS (else GPU_SUBNET_ID, else SUBNET_IDS), new instances not protected from
+# scale-in (a busy worker protects itself); tags Name, Role=batch-worker, Project and
+# ManagedBy, copied to the instances. Group metrics collected every minute
+# (GroupInServiceInstances divides the backlog). Lifecycle hook
+# $PROJECT_NAME-worker-terminating on EC2_INSTANCE_TERMINATING: heartbeat timeout
+# WORKER_LIFECYCLE_TIMEOUT_SECONDS, default result CONTINUE. A warm pool of
+# WORKER_WARM_POOL_SIZE stopped instances (reused on scale-in) when that is not 0.
+# Only what differs is changed: a second run changes nothing.
 #
 # Inputs:  config.env (WORKER_REPOSITORY_URI, IMAGE_TAG, WORKER_SECURITY_GROUP_ID,
-#          GPU_SUBNET_ID, WORKER_INSTANCE_TYPE, MAX_WORKERS, WORKER_IDLE_SECONDS, GPU_AMI_*,
-#          ROOT_VOLUME_GB, KEY_NAME, QUEUE_URL, DLQ_URL, GPU_* engine settings)
-# Creates: the worker instances
-# IAM actions: ec2:DescribeInstances, ec2:DescribeImages, ec2:DescribeInstanceAttribute,
-#   ec2:RunInstances, ec2:CreateTags, ec2:StopInstances, ec2:ModifyInstanceAttribute,
-#   iam:PassRole (the $PROJECT_NAME-worker role)
+#          GPU_SUBNET_IDS / GPU_SUBNET_ID / SUBNET_IDS, WORKER_INSTANCE_TYPES, MAX_WORKERS,
+#          WORKER_ON_DEMAND_BASE, WORKER_ON_DEMAND_PERCENTAGE, WORKER_LIFECYCLE_TIMEOUT_SECONDS,
+#          WORKER_WARM_POOL_SIZE, IDLE_TIMEOUT_SECONDS, GPU_AMI_*, ROOT_VOLUME_GB, KEY_NAME, QUEUE_URL*, DLQ_URL,
+#          GPU_* engine settings)
+# Creates: the launch template, the group, its metrics collection and lifecycle hook
+# IAM actions: ec2:DescribeImages, ec2:DescribeVpcs, ec2:DescribeSubnets,
+#   ec2:DescribeLaunchTemplateVersions, ec2:CreateLaunchTemplate,
+#   ec2:CreateLaunchTemplateVersion, ec2:CreateTags, ec2:RunInstances (the group launches
+#   with the caller's permissions on the template), autoscaling:DescribeAutoScalingGroups,
+#   autoscaling:CreateAutoScalingGroup, autoscaling:UpdateAutoScalingGroup,
+#   autoscaling:CreateOrUpdateTags, autoscaling:EnableMetricsCollection,
+#   autoscaling:DescribeLifecycleHooks, autoscaling:PutLifecycleHook,
+#   autoscaling:DescribeWarmPool, autoscaling:PutWarmPool, autoscaling:DeleteWarmPool,
+#   iam:PassRole (the $PROJECT_NAME-worker role), iam:CreateServiceLinkedRole (the first
+#   group of an account)
 set -o errexit -o nounset -o pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -27,7 +47,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 main() {
   parse_flags "$@"
   load_config
-  worker_resources
+  fleet_resources
 }
 
 main "$@"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# step-352-validate-batch-resources.sh: check the worker instances of step-350 (count, tags,
-# shutdown behaviour, user data) and the scheduler Lambda and schedule of step-351.
+# step-352-validate-batch-resources.sh: check the worker fleet of step-350 (launch template,
+# group, metrics collection, lifecycle hook) and the scaling policies and alarm of step-351
+# against the settings in config.env.
 #
 # Usage: scripts/step-352-validate-batch-resources.sh [--help]
 #
 # Inputs:  config.env
-# Creates: nothing in AWS (it builds dist/batch_scheduler.zip to compare the code)
-# IAM actions: ec2:DescribeInstances, ec2:DescribeInstanceAttribute,
-#   lambda:GetFunctionConfiguration, lambda:GetFunctionConcurrency, lambda:GetPolicy,
-#   events:DescribeRule, events:ListTargetsByRule, sts:GetCallerIdentity
+# Creates: nothing
+# IAM actions: ec2:DescribeImages, ec2:DescribeVpcs, ec2:DescribeSubnets,
+#   ec2:DescribeLaunchTemplateVersions, autoscaling:DescribeAutoScalingGroups,
+#   autoscaling:DescribeLifecycleHooks, autoscaling:DescribeWarmPool, autoscaling:DescribePolicies, cloudwatch:DescribeAlarms
 set -o errexit -o nounset -o pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -17,9 +18,8 @@ main() {
   parse_flags "$@"
   load_config
   CHECK_ONLY=1
-  worker_resources
-  scheduler_resources
-  record_or_check SCHEDULER_FUNCTION_ARN "$FOUND_SCHEDULER_FUNCTION_ARN"
+  fleet_resources
+  scaling_resources
   finish_check
 }
 

@@ -7,18 +7,24 @@
 # Asks first unless --yes is given. Deletes, in this order, what it finds by name
 # ($PROJECT_NAME-...) or by the tags Project=$PROJECT_NAME and
 # ManagedBy=transcription-router-scripts: the EventBridge rules (targets first); the router
-# and scheduler Lambdas and their log groups; the GPU server and worker instances
-# (terminated); the VPC endpoints and security groups; the SSM parameters; the ECR
+# Lambda and its log group; the worker fleet (the Auto Scaling group, force-deleted with its
+# instances and scaling policies, its launch template, the alarms and the dashboard); the
+# GPU server instance (terminated); the VPC endpoints and security groups; the SSM parameters; the ECR
 # repositories with their images; the bucket(s) — only those step-030 created (tagged), with
 # every object in them, unless --keep-buckets; the queues; the roles, their inline policies
 # and the instance profiles. Then it clears the values the steps recorded in config.env.
+# The scheduler Lambda, its schedule rule and role of deployments made before the worker
+# group (step-351 used to deploy them) are deleted too, when found.
 # Resources already gone are skipped, so it can be run again. Security groups are retried
 # while AWS releases the router's network interfaces (up to DESTROY_WAIT_SECONDS).
 #
 # Inputs:  config.env
 # Deletes: the resources above
 # IAM actions: events:ListTargetsByRule, events:RemoveTargets, events:DeleteRule,
-#   lambda:DeleteFunction, logs:DeleteLogGroup, ec2:DescribeInstances, ec2:TerminateInstances,
+#   lambda:DeleteFunction, logs:DeleteLogGroup, autoscaling:DescribeAutoScalingGroups,
+#   autoscaling:DeleteAutoScalingGroup, ec2:DescribeLaunchTemplates, ec2:DeleteLaunchTemplate,
+#   cloudwatch:DescribeAlarms, cloudwatch:DeleteAlarms, cloudwatch:DeleteDashboards,
+#   ec2:DescribeInstances, ec2:TerminateInstances,
 #   ec2:DescribeVpcEndpoints, ec2:DeleteVpcEndpoints, ec2:DescribeSecurityGroups,
 #   ec2:DeleteSecurityGroup, ssm:DeleteParameter, ecr:DeleteRepository, s3:ListBucket,
 #   s3:GetBucketTagging, s3:DeleteObject, s3:DeleteBucket, sqs:GetQueueUrl, sqs:DeleteQueue,
@@ -29,9 +35,12 @@ set -o errexit -o nounset -o pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 # The values the steps record in config.env.
-RECORDED=(QUEUE_URL DLQ_URL ROUTER_FAILURE_QUEUE_URL EVENTS_QUEUE_URL SERVER_URL ROUTER_ROLE_ARN SCHEDULER_ROLE_ARN
+RECORDED=(QUEUE_URL DLQ_URL ROUTER_FAILURE_QUEUE_URL EVENTS_QUEUE_URL SERVER_URL ROUTER_ROLE_ARN
   SERVER_REPOSITORY_URI WORKER_REPOSITORY_URI ROUTER_SECURITY_GROUP_ID SERVER_SECURITY_GROUP_ID
-  WORKER_SECURITY_GROUP_ID ROUTER_FUNCTION_ARN SCHEDULER_FUNCTION_ARN)
+  WORKER_SECURITY_GROUP_ID ROUTER_FUNCTION_ARN)
+# The scheduler Lambda of deployments made before the worker group, with its schedule rule
+# and role.
+LEGACY_SCHEDULER_SUFFIX=scheduler
 OURS=() # the filters that find the project's tagged EC2 resources (set once config is loaded)
 
 delete_rule() {
@@ -53,6 +62,14 @@ delete_function() {
   aws_delete "function $1" ResourceNotFoundException lambda delete-function --function-name "$1"
   aws_delete "log group /aws/lambda/$1" ResourceNotFoundException logs delete-log-group \
     --log-group-name "/aws/lambda/$1"
+}
+
+# The scheduler of deployments made before the worker group (rule, function, role).
+delete_legacy_scheduler() {
+  local name="$PROJECT_NAME-$LEGACY_SCHEDULER_SUFFIX"
+  delete_rule "$name"
+  delete_function "$name"
+  delete_role "$name" "$LEGACY_SCHEDULER_SUFFIX"
 }
 
 delete_instances() {
@@ -161,16 +178,16 @@ main() {
   if [[ $OUTPUT_BUCKET != "$AUDIO_BUCKET" ]]; then
     buckets+=("$OUTPUT_BUCKET")
   fi
-  log_info "this deletes every resource of project $PROJECT_NAME in $AWS_REGION (account $ACCOUNT_ID${AWS_ENDPOINT_URL:+, endpoint $AWS_ENDPOINT_URL}): rules, Lambdas, GPU instances, security groups, VPC endpoints, SSM parameters, ECR repositories and images, queues and their messages, roles"
+  log_info "this deletes every resource of project $PROJECT_NAME in $AWS_REGION (account $ACCOUNT_ID${AWS_ENDPOINT_URL:+, endpoint $AWS_ENDPOINT_URL}): rules, Lambdas, the worker group with its launch template, alarms and dashboard, GPU instances, security groups, VPC endpoints, SSM parameters, ECR repositories and images, queues and their messages, roles"
   if [[ $KEEP_BUCKETS == false ]]; then
     log_info "and the bucket(s) ${buckets[*]} with ALL their objects, if step-030 created them"
   fi
   confirm "Delete all resources of $PROJECT_NAME?" || die "nothing deleted"
 
   delete_rule "$TRIGGER_RULE_NAME"
-  delete_rule "$SCHEDULE_RULE_NAME"
   delete_function "$ROUTER_NAME"
-  delete_function "$SCHEDULER_NAME"
+  delete_legacy_scheduler
+  delete_fleet
   delete_instances
   delete_network
   aws_delete "parameter $SERVER_URL_PARAMETER" ParameterNotFound ssm delete-parameter --name "$SERVER_URL_PARAMETER"
@@ -186,7 +203,6 @@ main() {
   delete_queue "$ROUTER_FAILURES_NAME"
   delete_queue "$EVENTS_QUEUE_NAME"
   delete_role "$ROUTER_NAME" router
-  delete_role "$SCHEDULER_NAME" scheduler
   delete_role "$SERVER_NAME" server "$SERVER_NAME"
   delete_role "$WORKER_NAME" worker "$WORKER_NAME"
   for name in "${RECORDED[@]}"; do

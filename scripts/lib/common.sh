@@ -137,6 +137,9 @@ py() {
 }
 # json_same A B: true when the two JSON texts hold the same value (key order ignored).
 json_same() { py "$LIB_DIR/json_tool.py" same "$1" "$2"; }
+# json_covers CURRENT WANT: true when CURRENT holds every value WANT sets (AWS adds defaults
+# and read-only fields to what it describes).
+json_covers() { py "$LIB_DIR/json_tool.py" covers "$1" "$2"; }
 # json_obj NAME=VALUE...: a JSON object of strings, e.g. a Lambda environment.
 json_obj() { py "$LIB_DIR/json_tool.py" object "$@"; }
 # render_template FILE: ${NAME} placeholders replaced from the environment; a missing
@@ -227,19 +230,17 @@ derive_names() {
   ROUTER_FAILURES_NAME="$PROJECT_NAME-router-failures"
   EVENTS_QUEUE_NAME="$PROJECT_NAME-events"
   ROUTER_NAME="$PROJECT_NAME-router"
-  SCHEDULER_NAME="$PROJECT_NAME-scheduler"
   SERVER_NAME="$PROJECT_NAME-server"
   WORKER_NAME="$PROJECT_NAME-worker"
   ENDPOINTS_NAME="$PROJECT_NAME-endpoints"
   TRIGGER_RULE_NAME="$PROJECT_NAME-audio-uploaded"
-  SCHEDULE_RULE_NAME="$PROJECT_NAME-scheduler"
   SERVER_REPOSITORY_NAME="$PROJECT_NAME/fastapi-server"
   WORKER_REPOSITORY_NAME="$PROJECT_NAME/batch-worker"
   SERVER_URL_PARAMETER="${SERVER_URL_PARAMETER:-/$PROJECT_NAME/server-url}"
   API_KEYS_PARAMETER="${API_KEYS_PARAMETER:-/$PROJECT_NAME/api-keys}"
+  derive_fleet_names
   export OUTPUT_BUCKET JOBS_QUEUE_NAME JOBS_HIGH_QUEUE_NAME JOBS_LOW_QUEUE_NAME DLQ_NAME ROUTER_FAILURES_NAME EVENTS_QUEUE_NAME ROUTER_NAME \
-    SCHEDULER_NAME \
-    SERVER_NAME WORKER_NAME ENDPOINTS_NAME TRIGGER_RULE_NAME SCHEDULE_RULE_NAME \
+    SERVER_NAME WORKER_NAME ENDPOINTS_NAME TRIGGER_RULE_NAME \
     SERVER_REPOSITORY_NAME WORKER_REPOSITORY_NAME SERVER_URL_PARAMETER API_KEYS_PARAMETER
 }
 
@@ -394,10 +395,11 @@ wait_for() {
 # --- reconcile ---------------------------------------------------------------------------
 # reconcile WHAT CURRENT DESIRED CMD...: when CURRENT differs from DESIRED (as JSON when
 # both parse, else as text), run CMD to fix it — or, with CHECK_ONLY=1, report the drift.
+# COMPARE=json_covers: CURRENT need only hold what DESIRED sets.
 reconcile() {
   local what=$1 current=$2 desired=$3
   shift 3
-  if [[ $current == "$desired" ]] || json_same "$current" "$desired"; then
+  if [[ $current == "$desired" ]] || "${COMPARE:-json_same}" "$current" "$desired"; then
     unchanged "$what"
     return 0
   fi
@@ -449,3 +451,7 @@ source "$LIB_DIR/instances.sh"
 source "$LIB_DIR/lambda.sh"
 # shellcheck source=components.sh
 source "$LIB_DIR/components.sh"
+# shellcheck source=cloudwatch.sh
+source "$LIB_DIR/cloudwatch.sh"
+# shellcheck source=fleet.sh
+source "$LIB_DIR/fleet.sh"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The product's parts on AWS (sourced by common.sh): the router Lambda and its EventBridge
-# trigger, the GPU server instance, the batch worker instances and the scheduler Lambda.
+# trigger and the GPU server instance (the batch workers' group: fleet.sh).
 # Each *_resources function is the desired state of one step; its validate step runs it with
 # CHECK_ONLY=1.
 # shellcheck disable=SC2034 # FOUND_* are read by the steps; the GPU settings by render_user_data
@@ -14,8 +14,6 @@ ROUTER_OPTIONAL_ENV=(TRANSCRIPT_BUCKET OUTPUT_FORMATS API_KEY_TTL_SECONDS DIRECT
   BREAKER_FAILURES BREAKER_COOLDOWN_SECONDS SERVER_URL_TTL_SECONDS
   SQS_CONNECT_TIMEOUT_SECONDS SQS_READ_TIMEOUT_SECONDS SQS_MAX_ATTEMPTS
   TIMEOUT_QUEUE_DELAY_SECONDS METRICS_NAMESPACE)
-# Scheduler settings (batch_worker/settings.py: SchedulerSettings).
-SCHEDULER_OPTIONAL_ENV=(MAX_WORKERS JOBS_PER_WORKER WORKER_TAG_KEY WORKER_TAG_VALUE)
 # Settings of the server and worker containers on the GPU instances.
 SERVER_CONTAINER_ENV=(AWS_REGION PORT API_KEYS_PARAMETER AUDIO_BUCKET TRANSCRIPT_BUCKET
   INPUT_PREFIX OUTPUT_PREFIX OUTPUT_FORMATS ENGINE DEVICE COMPUTE_TYPE BATCH_SIZE BEAM_SIZE
@@ -25,7 +23,7 @@ WORKER_CONTAINER_ENV=(AWS_REGION QUEUE_URL DLQ_URL AUDIO_BUCKET TRANSCRIPT_BUCKE
   OUTPUT_PREFIX OUTPUT_FORMATS ENGINE DEVICE COMPUTE_TYPE BATCH_SIZE BEAM_SIZE
   MAX_AUDIO_SECONDS WHISPERX_ALIGN WHISPERX_DIARIZE VISIBILITY_TIMEOUT ALLOWED_BUCKETS
   HEARTBEAT_SECONDS PREFETCH SHUTDOWN_GRACE_SECONDS RETRY_BACKOFF_SECONDS WAIT_TIME_SECONDS
-  METRICS_NAMESPACE)
+  METRICS_NAMESPACE QUEUE_URL_HIGH QUEUE_URL_LOW ASG_NAME LIFECYCLE_HOOK_NAME IDLE_TIMEOUT_SECONDS)
 
 # env_json NAME...: {"NAME": value} for every NAME that is set and not empty.
 env_json() {
@@ -56,24 +54,48 @@ repo_path() {
 }
 
 # --- router (step-340) ----------------------------------------------------------------------
+# SQS-only (no SERVER_URL in config.env: no GPU server yet, as the design says to start):
+# every upload goes to the queue with reason no_server, so the router needs no VPC (no
+# network step, no VPC endpoints), no server URL and no API key. Adding the server later
+# (steps 310–331 record SERVER_URL) and running step-340 again switches it to routing.
+is_sqs_only() { [[ -z ${SERVER_URL:-} ]]; }
+
 router_resources() {
-  local zip environment
+  if is_sqs_only; then
+    log_info "no SERVER_URL in $CONFIG_FILE: the router is deployed SQS-only (every upload → the queue, reason no_server); steps 310–331 add the server, then run this step again"
+    router_function AUDIO_BUCKET INPUT_PREFIX OUTPUT_PREFIX QUEUE_URL
+  else
+    router_with_server
+  fi
+}
+
+# router_with_server: the router in the VPC, beside the server it calls.
+router_with_server() {
   # The router reads its key (the first one) from the server's SecureString (step-320): no
   # key is a plaintext Lambda environment variable.
   # shellcheck disable=SC2153 # API_KEYS_PARAMETER: set by derive_names (common.sh)
   local API_KEY_PARAMETER=$API_KEYS_PARAMETER
-  require_recorded ROUTER_ROLE_ARN step-010-setup-iam-permissions.sh
-  require_recorded QUEUE_URL step-020-create-sqs-resources.sh
   require_recorded ROUTER_SECURITY_GROUP_ID step-310-create-network.sh
   require_recorded SUBNET_IDS step-310-create-network.sh
   require_config API_KEYS_PARAMETER
+  ROUTER_SUBNETS=$SUBNET_IDS ROUTER_GROUP=$ROUTER_SECURITY_GROUP_ID \
+    router_function AUDIO_BUCKET INPUT_PREFIX OUTPUT_PREFIX QUEUE_URL SERVER_URL_PARAMETER \
+    API_KEY_PARAMETER
+}
+
+# router_function NAME...: the function with the environment NAME... (and the router's
+# optional settings), in ROUTER_SUBNETS with ROUTER_GROUP when set; its concurrency and
+# asynchronous invocation settings. Sets FOUND_ROUTER_FUNCTION_ARN.
+router_function() {
+  local zip environment
+  require_recorded ROUTER_ROLE_ARN step-010-setup-iam-permissions.sh
+  require_recorded QUEUE_URL step-020-create-sqs-resources.sh
   zip=$(repo_path "$ROUTER_ZIP")
   [[ -f $zip ]] || die "$zip is missing: run \`make lambda-zip\` first (it builds the router's deployment package)"
   load_account_id
-  environment=$(env_json AUDIO_BUCKET INPUT_PREFIX OUTPUT_PREFIX QUEUE_URL SERVER_URL_PARAMETER \
-    API_KEY_PARAMETER "${ROUTER_OPTIONAL_ENV[@]}")
+  environment=$(env_json "$@" "${ROUTER_OPTIONAL_ENV[@]}")
   ensure_function "$ROUTER_NAME" "$ROUTER_ROLE_ARN" lambda_router.handler.lambda_handler "$zip" \
-    "$ROUTER_TIMEOUT" "$ROUTER_MEMORY_MB" "$environment" "$SUBNET_IDS" "$ROUTER_SECURITY_GROUP_ID"
+    "$ROUTER_TIMEOUT" "$ROUTER_MEMORY_MB" "$environment" "${ROUTER_SUBNETS:-}" "${ROUTER_GROUP:-}"
   FOUND_ROUTER_FUNCTION_ARN=$ENSURED_FUNCTION_ARN
   if [[ -z $FOUND_ROUTER_FUNCTION_ARN ]]; then
     return 0
@@ -177,101 +199,4 @@ server_url() {
   else
     printf 'http://%s:%s' "$FOUND_SERVER_PRIVATE_IP" "${PORT:-8000}"
   fi
-}
-
-# --- batch workers (step-350) ---------------------------------------------------------------
-worker_resources() {
-  local count i state user_data want=${MAX_WORKERS:-1} new=()
-  require_recorded WORKER_REPOSITORY_URI step-300-create-ecr-repositories.sh
-  require_recorded WORKER_SECURITY_GROUP_ID step-310-create-network.sh
-  require_recorded SUBNET_IDS step-310-create-network.sh
-  require_recorded QUEUE_URL step-020-create-sqs-resources.sh
-  resolve_network
-  user_data=$(mktemp)
-  (
-    use_gpu_engine_settings
-    IMAGE_URI=$(image_uri "$WORKER_REPOSITORY_URI")
-    # shellcheck disable=SC2031 # set for render_user_data in this subshell only
-    CONTAINER_ENV=$(container_env "${WORKER_CONTAINER_ENV[@]}")
-    # shellcheck disable=SC2086 # CONTAINER_ENV: space-separated names, split on purpose
-    render_user_data "$SCRIPTS_DIR/user-data/batch-worker.sh" "$user_data" AWS_REGION IMAGE_URI \
-      WORKER_IDLE_SECONDS CONTAINER_ENV $CONTAINER_ENV
-  )
-  find_instances "$WORKER_TAG_KEY" "$WORKER_TAG_VALUE"
-  count=${#FOUND_INSTANCE_IDS[@]}
-  for ((i = 0; i < count; i++)); do
-    state=${FOUND_INSTANCE_STATES[i]}
-    ensure_shutdown_stops "${FOUND_INSTANCE_IDS[i]}"
-    ensure_user_data "${FOUND_INSTANCE_IDS[i]}" "$user_data" "$state"
-  done
-  if ((count > want)); then
-    log_warn "$count worker instances exist and MAX_WORKERS is $want: the scheduler starts at most $want; terminate the others if you no longer want them"
-  fi
-  for ((i = count + 1; i <= want; i++)); do
-    if is_check; then
-      drift "batch worker $i of $want does not exist"
-      continue
-    fi
-    if [[ -z ${RESOLVED_AMI_ID:-} ]]; then
-      resolve_gpu_ami
-    fi
-    launch_instance "$WORKER_NAME-$i" "$WORKER_TAG_KEY" "$WORKER_TAG_VALUE" "$WORKER_INSTANCE_TYPE" "$WORKER_NAME" \
-      "$WORKER_SECURITY_GROUP_ID" "$user_data"
-    changed "launched batch worker instance $LAUNCHED_INSTANCE_ID ($WORKER_NAME-$i)"
-    new+=("$LAUNCHED_INSTANCE_ID")
-  done
-  rm -f "$user_data"
-  if ((${#new[@]} > 0)) && ! is_dry_run; then
-    # Workers wait stopped: the scheduler starts them when the queue has a backlog.
-    aws_do ec2 wait instance-running --instance-ids "${new[@]}"
-    aws_do ec2 stop-instances --instance-ids "${new[@]}"
-    aws_do ec2 wait instance-stopped --instance-ids "${new[@]}"
-    changed "stopped the new workers ${new[*]} until the scheduler starts them"
-  fi
-}
-
-# --- batch scheduler (step-351) -------------------------------------------------------------
-# The scheduler's zip: SCHEDULER_ZIP when set, else built from batch_worker/ and
-# transcription/ (reproducibly, so an unchanged tree deploys nothing).
-scheduler_zip() {
-  local zip
-  if [[ -n ${SCHEDULER_ZIP:-} ]]; then
-    zip=$(repo_path "$SCHEDULER_ZIP")
-    [[ -f $zip ]] || die "SCHEDULER_ZIP=$SCHEDULER_ZIP does not exist"
-  else
-    [[ -f $ROOT_DIR/batch_worker/scheduler.py ]] ||
-      die "batch_worker/scheduler.py is missing: there is no scheduler code to deploy"
-    zip=$ROOT_DIR/dist/batch_scheduler.zip
-    # The one reproducible zip writer (lambda_router/package.py); its summary goes to the log.
-    (cd "$ROOT_DIR" && py -m lambda_router.package --sources batch_worker transcription \
-      --output "$zip") >&3
-  fi
-  printf '%s' "$zip"
-}
-
-scheduler_resources() {
-  local zip environment targets
-  require_recorded SCHEDULER_ROLE_ARN step-010-setup-iam-permissions.sh
-  require_recorded QUEUE_URL step-020-create-sqs-resources.sh
-  load_account_id
-  zip=$(scheduler_zip)
-  environment=$(env_json QUEUE_URL PROJECT_NAME "${SCHEDULER_OPTIONAL_ENV[@]}")
-  ensure_function "$SCHEDULER_NAME" "$SCHEDULER_ROLE_ARN" batch_worker.scheduler.lambda_handler "$zip" \
-    "$SCHEDULER_TIMEOUT" "$SCHEDULER_MEMORY_MB" "$environment"
-  FOUND_SCHEDULER_FUNCTION_ARN=$ENSURED_FUNCTION_ARN
-  if [[ -n $FOUND_SCHEDULER_FUNCTION_ARN ]]; then
-    # One run at a time: two overlapping runs could start more boxes than MAX_WORKERS.
-    ensure_reserved_concurrency "$SCHEDULER_NAME" 1
-  fi
-  ensure_rule "$SCHEDULE_RULE_NAME" --schedule-expression "$SCHEDULER_SCHEDULE" \
-    "Start $PROJECT_NAME batch workers when the jobs queue has a backlog"
-  if is_local; then
-    # No target in local mode: moto cannot run the scheduler, and a rule with a Lambda
-    # target stops moto delivering events to the rules after it (the upload trigger).
-    targets="[]"
-  else
-    targets="[{\"Id\":\"scheduler\",\"Arn\":\"${FOUND_SCHEDULER_FUNCTION_ARN:-$SCHEDULER_FUNCTION_ARN}\"}]"
-    ensure_invoke_permission "$SCHEDULER_NAME" "$SCHEDULE_RULE_NAME" "$ENSURED_RULE_ARN"
-  fi
-  ensure_targets "$SCHEDULE_RULE_NAME" "$targets"
 }

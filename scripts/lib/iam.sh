@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# IAM (sourced by common.sh): the roles of the router Lambda, the scheduler Lambda and the GPU
-# instances, each with one inline policy rendered from scripts/policies/.
+# IAM (sourced by common.sh): the roles of the router Lambda and the GPU instances
+# (server, batch workers), each with one inline policy rendered from scripts/policies/.
 # shellcheck disable=SC2034 # ENSURED_*, FOUND_* and the like are read by the callers
 
 # caller_account_id: the account of the credentials in use (an STS call).
@@ -92,8 +92,6 @@ iam_resources() {
   load_account_id
   ensure_role "$ROUTER_NAME" lambda-trust.json "Router Lambda of $PROJECT_NAME"
   ensure_role_policy "$ROUTER_NAME" router router-policy.json
-  ensure_role "$SCHEDULER_NAME" lambda-trust.json "Batch scheduler Lambda of $PROJECT_NAME"
-  ensure_role_policy "$SCHEDULER_NAME" scheduler scheduler-policy.json
   ensure_role "$SERVER_NAME" ec2-trust.json "GPU server instances of $PROJECT_NAME"
   ensure_role_policy "$SERVER_NAME" server server-policy.json
   ensure_instance_profile "$SERVER_NAME" "$SERVER_NAME"
@@ -105,7 +103,7 @@ iam_resources() {
 # Statements with "Resource": "*" whose Sid does not say why (must be none).
 check_policy_scopes() {
   local template bad
-  for template in router scheduler server worker; do
+  for template in router server worker; do
     bad=$(py "$LIB_DIR/json_tool.py" statements-without-scope \
       "$(render_template "$SCRIPTS_DIR/policies/$template-policy.json")")
     if [[ $bad != "[]" ]]; then

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # EC2 instances (sourced by common.sh): the GPU AMI, user data, and finding and launching the
-# server and worker instances. Both carry Project=$PROJECT_NAME; the server Role=gpu-server,
-# the workers WORKER_TAG_KEY=WORKER_TAG_VALUE (default Role=batch-worker), the tag the
-# scheduler Lambda starts them by.
+# server instance. Both the server and the worker group's instances carry
+# Project=$PROJECT_NAME; the server Role=gpu-server, the workers Role=batch-worker.
 # shellcheck disable=SC2034 # ENSURED_*, FOUND_* and the like are read by the callers
 
 SERVER_TAG_KEY=Role
 SERVER_TAG_VALUE=gpu-server
+WORKER_TAG_KEY=Role
+WORKER_TAG_VALUE=batch-worker
 
 # resolve_gpu_ami: RESOLVED_AMI_ID and RESOLVED_ROOT_DEVICE from GPU_AMI_ID, or the newest
 # image named GPU_AMI_NAME owned by GPU_AMI_OWNER.

@@ -14,6 +14,9 @@ json_tool.py without OBJECT KEY...     OBJECT without these keys
 json_tool.py extra-ids CURRENT WANT    the Ids of CURRENT's items that WANT lacks
 json_tool.py statement-source POLICY SID  the aws:SourceArn condition of statement SID
 json_tool.py ingress-diff CURRENT WANT security group rules to authorize and to revoke
+json_tool.py covers CURRENT WANT       exit 0 when CURRENT holds every value WANT sets (AWS
+                                       adds defaults and read-only fields to what it returns)
+json_tool.py items LIST                each item of a JSON list, one compact line each
 json_tool.py statements-without-scope POLICY  statements whose Resource is "*" without an
                                        "AnyResource" Sid (the policies' own lint)
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "covers",
     "diff_attrs",
     "ingress_diff",
     "main",
@@ -63,6 +67,21 @@ def same(a: str, b: str) -> bool:
         return bool(_normal(_load(a)) == _normal(_load(b)))
     except json.JSONDecodeError:
         return False
+
+
+def covers(current: Any, want: Any) -> bool:
+    """Every key WANT sets has the same value in CURRENT (recursively; lists item by item)."""
+    if isinstance(want, dict):
+        return isinstance(current, dict) and all(
+            k in current and covers(current[k], v) for k, v in want.items()
+        )
+    if isinstance(want, list):
+        return (
+            isinstance(current, list)
+            and len(current) == len(want)
+            and all(covers(c, w) for c, w in zip(current, want, strict=True))
+        )
+    return bool(_normal(current) == _normal(want))
 
 
 def render(path: Path) -> str:
@@ -148,6 +167,12 @@ def main(argv: list[str]) -> int:
     command, *args = argv
     if command == "same":
         return 0 if same(args[0], args[1]) else 1
+    if command == "covers":
+        return 0 if covers(_load(args[0]), _load(args[1])) else 1
+    if command == "items":
+        for item in _load(args[0]) or []:
+            _dump(item)
+        return 0
     if command == "object":
         _dump(dict(arg.split("=", 1) for arg in args))
     elif command == "render":

@@ -12,13 +12,16 @@ FUNCTION_NOT_FOUND=ResourceNotFoundException
 # missing and was not created) and FUNCTION_IS_NEW (true: it has no settings to look up yet).
 ensure_function() {
   local name=$1 role=$2 handler=$3 zip=$4 timeout=$5 memory=$6 environment=$7
-  local subnets=${8:-} groups=${9:-} sha want current query vpc=()
+  local subnets=${8:-} groups=${9:-} sha want current query vpc=() update_vpc
   sha=$(py "$LIB_DIR/digest.py" sha256 "$zip")
   want=$(py "$LIB_DIR/json_tool.py" object Runtime="$LAMBDA_RUNTIME" Role="$role" Handler="$handler" \
     Timeout="$timeout" MemorySize="$memory" Subnets="$(sorted_csv "$subnets")" Groups="$groups")
   want=$(py "$LIB_DIR/json_tool.py" with-key "$want" Environment "$environment")
+  # Out of the VPC on update: a router deployed SQS-only after running beside a server.
+  update_vpc=(--vpc-config "SubnetIds=[],SecurityGroupIds=[]")
   if [[ -n $subnets ]]; then
     vpc=(--vpc-config "SubnetIds=$subnets,SecurityGroupIds=$groups")
+    update_vpc=("${vpc[@]}")
   fi
   # shellcheck disable=SC2016 # backticks: JMESPath literals
   query='{Runtime: Runtime, Role: Role, Handler: Handler, Timeout: to_string(Timeout), MemorySize: to_string(MemorySize), Subnets: join(`","`, sort(VpcConfig.SubnetIds || `[]`)), Groups: join(`","`, sort(VpcConfig.SecurityGroupIds || `[]`)), Environment: Environment.Variables || `{}`, CodeSha256: CodeSha256, FunctionArn: FunctionArn}'
@@ -36,7 +39,7 @@ ensure_function() {
     update_function_code "$name" "$zip"
   current=$(py "$LIB_DIR/json_tool.py" without "$current" CodeSha256 FunctionArn)
   reconcile "function $name configuration" "$current" "$want" \
-    update_function_configuration "$name" "$role" "$handler" "$timeout" "$memory" "$environment" "${vpc[@]}"
+    update_function_configuration "$name" "$role" "$handler" "$timeout" "$memory" "$environment" "${update_vpc[@]}"
 }
 
 sorted_csv() { tr ',' '\n' <<<"$1" | sort | paste -sd, -; }

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# User data of a batch worker instance. step-350 puts the settings in front of this body as
-# NAME=value lines: AWS_REGION, IMAGE_URI, WORKER_IDLE_SECONDS, CONTAINER_ENV (the names
-# passed to the container) and each variable CONTAINER_ENV names.
+# User data of a batch worker instance, launched by the Auto Scaling group of step-350 (its
+# launch template holds this script). step-350 puts the settings in front of this body as
+# NAME=value lines: AWS_REGION, IMAGE_URI, CONTAINER_ENV (the names passed to the container)
+# and each variable CONTAINER_ENV names (ASG_NAME, LIFECYCLE_HOOK_NAME and
+# IDLE_TIMEOUT_SECONDS among them).
 #
 # It runs once, at first boot, on the Deep Learning Base GPU AMI, and installs a systemd
-# service that runs at every boot: it pulls the worker image from ECR, runs
-# `python -m batch_worker --exit-when-idle WORKER_IDLE_SECONDS` with every GPU, and powers
-# the instance off when the worker exits. The instance's shutdown behaviour is "stop", so the
-# box stops (no GPU billed) until the scheduler Lambda starts it again on backlog.
+# service that pulls the worker image from ECR and runs `python -m batch_worker` with every
+# GPU. The worker manages its own life in the group: it protects itself from scale-in while
+# busy, terminates its instance (decrementing the group) after IDLE_TIMEOUT_SECONDS without
+# work, and answers the Spot notice and the termination lifecycle hook. The instance never
+# powers itself off: a stopped instance is an unhealthy one to the group, which would replace
+# it. A worker that crashes is restarted.
 set -o errexit -o nounset -o pipefail
-: "${AWS_REGION:?}" "${IMAGE_URI:?}" "${CONTAINER_ENV:?}" "${WORKER_IDLE_SECONDS:?}"
+: "${AWS_REGION:?}" "${IMAGE_URI:?}" "${CONTAINER_ENV:?}"
 
 umask 077
 {
@@ -25,23 +29,26 @@ umask 022
   printf 'aws ecr get-login-password --region %q | docker login --username AWS --password-stdin %q\n' \
     "$AWS_REGION" "${IMAGE_URI%%/*}"
   printf 'docker pull %q\n' "$IMAGE_URI"
-  printf 'exec docker run --rm --name transcription-batch-worker --gpus all --env-file %s %q --exit-when-idle %q\n' \
-    /etc/transcription-batch-worker.env "$IMAGE_URI" "$WORKER_IDLE_SECONDS"
+  # The container reaches the instance metadata service (IMDSv2) through the bridge: the
+  # launch template's hop limit is 2 for that.
+  printf 'exec docker run --rm --name transcription-batch-worker --gpus all --env-file %s %q\n' \
+    /etc/transcription-batch-worker.env "$IMAGE_URI"
 } >/usr/local/bin/transcription-batch-worker
 chmod 0755 /usr/local/bin/transcription-batch-worker
 
 cat >/etc/systemd/system/transcription-batch-worker.service <<'UNIT'
 [Unit]
-Description=Transcription batch worker: drain the jobs queue, then power the instance off
+Description=Transcription batch worker: drain the jobs queues while the group keeps this instance
 Wants=network-online.target
 After=network-online.target docker.service
 Requires=docker.service
-SuccessAction=poweroff
-FailureAction=poweroff
 
 [Service]
 Type=exec
 ExecStart=/usr/local/bin/transcription-batch-worker
+Restart=on-failure
+RestartSec=10
+# The Spot notice gives two minutes; the worker's SHUTDOWN_GRACE_SECONDS stays below this.
 TimeoutStopSec=120
 
 [Install]

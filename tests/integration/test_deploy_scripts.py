@@ -51,9 +51,9 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's
 # The deploy sequence a user runs (step-001 checks the configuration before anything is made).
 FIRST_RUN = ["000", "001", "010", "020", "030", "300", "301", "310", "320", "330", "331",
-             "340", "341", "342", "350", "351"]  # fmt: skip
+             "340", "341", "342", "350", "351", "380"]  # fmt: skip
 AGAIN = [step for step in FIRST_RUN if step != "001"]
-VALIDATE = ["001", "011", "021", "031", "311", "343", "352"]
+VALIDATE = ["001", "011", "021", "031", "311", "343", "352", "381"]
 # What the steps record in config.env (step-999 clears them).
 RECORDED = (
     "QUEUE_URL",
@@ -62,9 +62,7 @@ RECORDED = (
     "EVENTS_QUEUE_URL",
     "SERVER_URL",
     "ROUTER_ROLE_ARN",
-    "SCHEDULER_ROLE_ARN",
     "ROUTER_FUNCTION_ARN",
-    "SCHEDULER_FUNCTION_ARN",
     "SERVER_REPOSITORY_URI",
     "WORKER_REPOSITORY_URI",
     "ROUTER_SECURITY_GROUP_ID",
@@ -87,7 +85,6 @@ ANY_RESOURCE = {
         "ec2:AssignPrivateIpAddresses",
         "ec2:UnassignPrivateIpAddresses",
     },
-    "FindWorkersDescribeInstancesAnyResource": {"ec2:DescribeInstances"},
     "EcrLoginTokenAnyResource": {"ecr:GetAuthorizationToken"},
 }
 
@@ -189,64 +186,50 @@ def build_router_zip(directory: Path) -> tuple[Path, str]:
     return output, "a stand-in zip: lambda_router/package.py (make lambda-zip) does not exist yet"
 
 
-def package_scheduler(output: Path) -> None:
-    """As step-351 builds it (the one zip writer, lambda_router/package.py)."""
-    subprocess.run(
-        [sys.executable, "-m", "lambda_router.package", "--sources", "batch_worker",
-         "transcription", "--output", str(output)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )  # fmt: skip
+def step_env(work: Path, url: str, project: str, **settings: str) -> dict[str, str]:
+    """The environment the steps run in, in local mode against moto's server at ``url``
+    (step-000 writes these settings into ``work``/config.env)."""
+    (work / "home").mkdir(exist_ok=True)
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(work / "home"),  # no ~/.aws/config of the machine's user
+        "LANG": "C.UTF-8",
+        "CONFIG_FILE": str(work / "config.env"),
+        "AWS_ENDPOINT_URL": url,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "PROJECT_NAME": project,
+        "AUDIO_BUCKET": f"{project}-audio",
+        "PORT": str(free_port()),
+        # moto's image list has no "Deep Learning Base OSS" AMI; it has this one.
+        "GPU_AMI_NAME": "Deep Learning AMI Ubuntu*",
+        "POLL_SECONDS": "1",
+        **settings,
+    }
 
 
-def test_the_scheduler_zip_is_reproducible(tmp_path: Path) -> None:
-    """step-351 builds it when SCHEDULER_ZIP is empty: the same tree gives the same bytes."""
-    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
-    package_scheduler(first)
-    package_scheduler(second)
-    assert first.read_bytes() == second.read_bytes()
-    with zipfile.ZipFile(first) as archive:
-        names = archive.namelist()
-    assert "batch_worker/scheduler.py" in names and "transcription/settings.py" in names
-    assert not [n for n in names if "__pycache__" in n or not n.endswith(".py")]
+def local_deployment(
+    work: Path, url: str, project: str, note: str, env: dict[str, str]
+) -> Deployment:
+    return Deployment(url, env, work / "config.env", project, int(env["PORT"]), note, work)
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     work = tmp_path_factory.mktemp("deploy")
-    (work / "home").mkdir()
     project = f"it{uuid.uuid4().hex[:8]}"
     router_zip, zip_note = build_router_zip(work)
-    # Built once (by the builder step-351 uses): other work on batch_worker/ while this test
-    # runs must not look like a change between the two runs.
-    scheduler_zip = work / "batch_scheduler.zip"
-    package_scheduler(scheduler_zip)
     with moto_server(log_path=work / "moto.log") as url:
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(work / "home"),  # no ~/.aws/config of the machine's user
-            "LANG": "C.UTF-8",
-            "CONFIG_FILE": str(work / "config.env"),
-            "AWS_ENDPOINT_URL": url,
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "PROJECT_NAME": project,
-            "AUDIO_BUCKET": f"{project}-audio",
-            "PORT": str(free_port()),
-            # moto's image list has no "Deep Learning Base OSS" AMI; it has this one.
-            "GPU_AMI_NAME": "Deep Learning AMI Ubuntu*",
-            "ROUTER_ZIP": str(router_zip),
-            "SCHEDULER_ZIP": str(scheduler_zip),
-            "POLL_SECONDS": "1",
-            "ROUTER_TEST_TIMEOUT": "90",
-            "SERVER_HEALTH_TIMEOUT": "60",
-        }
-        deployment = Deployment(
-            url, env, work / "config.env", project, int(env["PORT"]), zip_note, work
+        env = step_env(
+            work,
+            url,
+            project,
+            ROUTER_ZIP=str(router_zip),
+            ROUTER_TEST_TIMEOUT="90",
+            SERVER_HEALTH_TIMEOUT="60",
         )
+        deployment = local_deployment(work, url, project, zip_note, env)
         deployment.unrelated = make_unrelated_resources(deployment)
         yield deployment
 
@@ -289,7 +272,8 @@ def test_1_every_step_in_order_creates_the_deployment(deployment: Deployment) ->
     by_step = {r.step: r for r in results}
     if "301" in by_step:
         assert "skipped: no Docker engine here" in by_step["301"].stderr
-    for number in ("010", "020", "030", "300", "310", "320", "330", "340", "341", "350", "351"):
+    for number in ("010", "020", "030", "300", "310", "320", "330", "340", "341", "350", "351",
+                   "380"):  # fmt: skip
         assert by_step[number].changes, f"step-{number} created nothing:\n{by_step[number].stderr}"
     values = d.values()
     for name in (*RECORDED, "API_KEY", "API_KEYS"):
@@ -442,25 +426,21 @@ def test_1_router_lambda_configuration_and_environment(deployment: Deployment) -
     assert values["ROUTER_FUNCTION_ARN"] == config["FunctionArn"]
 
 
-def test_1_scheduler_lambda_and_schedule(deployment: Deployment) -> None:
-    d, values, aws_lambda = deployment, deployment.values(), deployment.client("lambda")
-    name = f"{d.project}-scheduler"
-    config = aws_lambda.get_function_configuration(FunctionName=name)
-    assert config["Handler"] == "batch_worker.scheduler.lambda_handler"
-    assert config["Role"] == values["SCHEDULER_ROLE_ARN"]
-    assert "VpcConfig" not in config or not config["VpcConfig"].get("SubnetIds")
-    environment = config["Environment"]["Variables"]
-    assert environment["QUEUE_URL"] == values["QUEUE_URL"]
-    assert environment["PROJECT_NAME"] == d.project
-    assert environment["MAX_WORKERS"] == values["MAX_WORKERS"]
-    assert (
-        aws_lambda.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 1
-    )
-    events = d.client("events")
-    rule = events.describe_rule(Name=name)
-    assert rule["ScheduleExpression"] == "rate(1 minute)"
-    # Local mode: no target (moto cannot run it, and a Lambda target breaks later rules).
-    assert events.list_targets_by_rule(Rule=name)["Targets"] == []
+def test_1_the_worker_group_replaces_the_scheduler(deployment: Deployment) -> None:
+    """step-350/351 make the Auto Scaling group and its policies (tests/integration/
+    test_fleet_scripts.py checks their settings); no scheduler Lambda or schedule exists."""
+    d = deployment
+    (group,) = d.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[f"{d.project}-workers"]
+    )["AutoScalingGroups"]
+    assert (group["MinSize"], group["DesiredCapacity"]) == (0, 0)
+    assert group["MaxSize"] == int(d.values()["MAX_WORKERS"])
+    names = {p["PolicyName"] for p in d.client("autoscaling").describe_policies(
+        AutoScalingGroupName=f"{d.project}-workers")["ScalingPolicies"]}  # fmt: skip
+    assert names == {f"{d.project}-backlog-per-worker", f"{d.project}-first-worker"}
+    aws_lambda = d.client("lambda")
+    with pytest.raises(aws_lambda.exceptions.ResourceNotFoundException):
+        aws_lambda.get_function_configuration(FunctionName=f"{d.project}-scheduler")
 
 
 def test_1_iam_policies_are_scoped_to_the_project(deployment: Deployment) -> None:
@@ -472,11 +452,12 @@ def test_1_iam_policies_are_scoped_to_the_project(deployment: Deployment) -> Non
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{d.project}-",
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{d.project}/",
         f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{d.project}/",
-        f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/*",
+        f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/"
+        f"{d.project}-workers",
     )
     granted: dict[str, set[str]] = {}
     router_puts: list[str] = []  # where the router may write: its error records only
-    roles = {"router": "lambda", "scheduler": "lambda", "server": "ec2", "worker": "ec2"}
+    roles = {"router": "lambda", "server": "ec2", "worker": "ec2"}
     for role, service in roles.items():
         name = f"{d.project}-{role}"
         trust_doc = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
@@ -501,11 +482,6 @@ def test_1_iam_policies_are_scoped_to_the_project(deployment: Deployment) -> Non
                         or (role == "worker" and resource == f"{bucket_arn}/*")
                     )
                     assert mine, f"{role}: {resource} is not the project's"
-            if "ec2:StartInstances" in actions:  # only the project's tagged workers
-                assert statement["Condition"]["StringEquals"] == {
-                    "aws:ResourceTag/Project": d.project,
-                    "aws:ResourceTag/Role": "batch-worker",
-                }
     assert (
         "sqs:ReceiveMessage" in granted["worker"] and "sqs:ReceiveMessage" not in granted["router"]
     )
@@ -537,15 +513,7 @@ def test_1_gpu_instances_network_and_parameters(deployment: Deployment) -> None:
     user_data = user_data_of(ec2, instance["InstanceId"])
     assert "--gpus all" in user_data and f"{values['SERVER_REPOSITORY_URI']}:latest" in user_data
     assert "API_KEYS_PARAMETER" in user_data and values["API_KEYS"] not in user_data
-    (worker,) = instances(ec2, d.project, "batch-worker")
-    assert worker["State"]["Name"] == "stopped"
-    behaviour = ec2.describe_instance_attribute(
-        InstanceId=worker["InstanceId"], Attribute="instanceInitiatedShutdownBehavior"
-    )
-    assert behaviour["InstanceInitiatedShutdownBehavior"]["Value"] == "stop"
-    worker_data = user_data_of(ec2, worker["InstanceId"])
-    assert "--exit-when-idle" in worker_data and "WORKER_IDLE_SECONDS=300" in worker_data
-    assert "--gpus all" in worker_data and "SuccessAction=poweroff" in worker_data
+    assert instances(ec2, d.project, "batch-worker") == []  # the group is at 0
     # The server's port: open to the router's security group only.
     (group,) = ec2.describe_security_groups(GroupIds=[values["SERVER_SECURITY_GROUP_ID"]])[
         "SecurityGroups"
@@ -618,7 +586,7 @@ def snapshot(d: Deployment) -> dict[str, Any]:
         s3.get_bucket_lifecycle_configuration(Bucket=d.bucket)["Rules"],
         s3.get_bucket_tagging(Bucket=d.bucket)["TagSet"],
     ]
-    for role in ("router", "scheduler", "server", "worker"):
+    for role in ("router", "server", "worker"):
         name = f"{d.project}-{role}"
         shot[f"role {role}"] = [
             iam.get_role(RoleName=name)["Role"],
@@ -628,21 +596,27 @@ def snapshot(d: Deployment) -> dict[str, Any]:
         shot[f"profile {profile}"] = iam.get_instance_profile(
             InstanceProfileName=f"{d.project}-{profile}"
         )
-    for function in ("router", "scheduler"):
-        name = f"{d.project}-{function}"
-        shot[f"function {function}"] = [
-            aws_lambda.get_function_configuration(FunctionName=name),
-            aws_lambda.get_function_concurrency(FunctionName=name),
-        ]
+    name = f"{d.project}-router"
+    shot["function router"] = [
+        aws_lambda.get_function_configuration(FunctionName=name),
+        aws_lambda.get_function_concurrency(FunctionName=name),
+    ]
     shot["invoke config"] = aws_lambda.get_function_event_invoke_config(
         FunctionName=f"{d.project}-router"
     )
-    for rule in ("audio-uploaded", "scheduler"):
-        name = f"{d.project}-{rule}"
-        shot[f"rule {rule}"] = [
-            events.describe_rule(Name=name),
-            events.list_targets_by_rule(Rule=name)["Targets"],
-        ]
+    name = f"{d.project}-audio-uploaded"
+    shot["rule audio-uploaded"] = [
+        events.describe_rule(Name=name),
+        events.list_targets_by_rule(Rule=name)["Targets"],
+    ]
+    autoscaling = d.client("autoscaling")
+    group = f"{d.project}-workers"
+    shot["worker group"] = [
+        autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group]),
+        autoscaling.describe_policies(AutoScalingGroupName=group),
+        autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group),
+        ec2.describe_launch_template_versions(LaunchTemplateName=f"{d.project}-worker"),
+    ]
     reservations = ec2.describe_instances(Filters=[{"Name": "tag:Project", "Values": [d.project]}])
     for instance in (i for r in reservations["Reservations"] for i in r["Instances"]):
         shot[instance["InstanceId"]] = [
@@ -827,6 +801,14 @@ def assert_gone(d: Deployment, values: dict[str, str]) -> None:
     assert [x for x in parameters if x["Name"].startswith(f"/{p}/")] == []
     repositories = d.client("ecr").describe_repositories()["repositories"]
     assert [r for r in repositories if r["repositoryName"].startswith(p)] == []
+    assert (
+        d.client("autoscaling").describe_auto_scaling_groups(
+            AutoScalingGroupNames=[f"{p}-workers"]
+        )["AutoScalingGroups"]
+        == []
+    )
+    alarms = d.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{p}-")["MetricAlarms"]
+    assert alarms == []
 
 
 def assert_unrelated_kept(d: Deployment) -> None:

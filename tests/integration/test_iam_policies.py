@@ -21,8 +21,7 @@ from fastapi.testclient import TestClient
 
 from batch_worker.consumer import dead_letter_queue_url
 from batch_worker.prefetch import RunLimits
-from batch_worker.scheduler import scale
-from batch_worker.settings import SchedulerSettings, WorkerSettings
+from batch_worker.settings import WorkerSettings
 from batch_worker.worker import Worker
 from fastapi_server.auth import KeyRing, load_keys
 from fastapi_server.main import create_app
@@ -80,13 +79,11 @@ def deployment(aws_client: Any, aws_settings: AwsSettings) -> Deployment:
         "ROUTER_FAILURES_NAME": f"{project}-router-failures",
         "EVENTS_QUEUE_NAME": f"{project}-events",
         "ROUTER_NAME": f"{project}-router",
-        "SCHEDULER_NAME": f"{project}-scheduler",
         "SERVER_URL_PARAMETER": f"/{project}/server-url",
         "API_KEYS_PARAMETER": f"/{project}/api-keys",
         "SERVER_REPOSITORY_NAME": f"{project}/fastapi-server",
         "WORKER_REPOSITORY_NAME": f"{project}/batch-worker",
-        "WORKER_TAG_KEY": "Role",
-        "WORKER_TAG_VALUE": "batch-worker",
+        "WORKER_GROUP_NAME": f"{project}-workers",
     }
     s3, sqs, ssm = aws_client("s3"), aws_client("sqs"), aws_client("ssm")
     s3.create_bucket(Bucket=names["AUDIO_BUCKET"])
@@ -191,35 +188,6 @@ def test_the_router_policy_allows_what_the_router_calls(
     assert [p.headers["authorization"] for p in server.seen("/transcribe-s3")] == [f"Bearer {KEY}"]
     made = checked(d, "router")
     assert {"GetParameter", "HeadObject", "SendMessage", "PutObject"} <= made
-
-
-def test_the_scheduler_policy_allows_what_the_scheduler_calls(
-    deployment: Deployment, aws_client: Any
-) -> None:
-    d, ec2, sqs = deployment, aws_client("ec2"), aws_client("sqs")
-    tags = [
-        {"Key": "Role", "Value": "batch-worker"},
-        {"Key": "Project", "Value": d.names["PROJECT_NAME"]},
-    ]
-    instance = ec2.run_instances(
-        ImageId=IMAGE_ID,
-        InstanceType="t3.micro",
-        MinCount=1,
-        MaxCount=1,
-        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
-    )["Instances"][0]["InstanceId"]
-    ec2.stop_instances(InstanceIds=[instance])
-    sqs.send_message(QueueUrl=d.low_url, MessageBody="a job")
-    settings = SchedulerSettings(
-        aws=d.aws,
-        queue_url=d.queue_url,
-        queue_url_high=d.high_url,
-        queue_url_low=d.low_url,
-        project_name=d.names["PROJECT_NAME"],
-    )
-    decision = scale(aws_client("sqs"), aws_client("ec2"), settings)
-    assert decision.started == [instance]
-    assert {"GetQueueAttributes", "DescribeInstances", "StartInstances"} <= checked(d, "scheduler")
 
 
 def test_the_server_policy_allows_what_the_server_calls(

@@ -9,7 +9,7 @@ fails with AccessDenied on AWS. This plugin closes that gap:
   through botocore's ``before-parameter-build`` event (it carries the call's own arguments);
 - each call is attributed to the component that runs it, i.e. whose role it runs with: the
   outermost frame of the calling thread's stack that belongs to a deployed component
-  (:data:`COMPONENTS`; the worker calling a scheduler function is still the worker). The
+  (:data:`COMPONENTS`). The
   core (``transcription``), botocore, libraries, tests and local stand-ins are looked
   through: the router run in-process by the event pump or by replay is the router, while
   the pump's and replay's own calls (on the operator's credentials) are nobody's;
@@ -67,7 +67,6 @@ COMPONENTS: Mapping[str, str | None] = {
     "lambda_router.replay": None,  # an operator's tool: runs with the operator's credentials
     "lambda_router.package": None,
     "batch_worker": "worker",  # the worker and `python -m batch_worker redrive` on its box
-    "batch_worker.scheduler": "scheduler",
     "fastapi_server": "server",
 }
 
@@ -111,7 +110,16 @@ def iam_actions(service: str, operation: str, params: Mapping[str, Any]) -> tupl
 
 
 # The parameters that name a call's resource.
-RESOURCE_PARAMS = ("Bucket", "Key", "QueueUrl", "QueueName", "Name", "InstanceIds", "FunctionName")
+RESOURCE_PARAMS = (
+    "Bucket",
+    "Key",
+    "QueueUrl",
+    "QueueName",
+    "Name",
+    "InstanceIds",
+    "FunctionName",
+    "AutoScalingGroupName",
+)
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,10 @@ class Call:
             return [f"{prefix}:parameter/{str(p['Name']).lstrip('/')}"]
         if self.service == "ec2" and p.get("InstanceIds"):
             return [f"{prefix}:instance/{i}" for i in p["InstanceIds"]]
+        if self.service == "autoscaling" and "AutoScalingGroupName" in p:
+            # A group's ARN holds a UUID; policies name it with a wildcard in its place.
+            group = p["AutoScalingGroupName"]
+            return [f"{prefix}:autoScalingGroup:*:autoScalingGroupName/{group}"]
         if self.service == "lambda" and "FunctionName" in p:
             name = str(p["FunctionName"])
             return [name if name.startswith("arn:") else f"{prefix}:function:{name}"]

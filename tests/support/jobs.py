@@ -1,6 +1,6 @@
 """Audio objects and job messages for tests: upload, enqueue, count, make long audio.
 
-``queue_counts(sqs, queue_url)`` → (visible, in flight) is the scheduler's own reading.
+``queue_counts(sqs, queue_url)`` → (visible, in flight): the two counts a test waits on.
 """
 
 from __future__ import annotations
@@ -10,11 +10,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from batch_worker.scheduler import queue_counts
 from transcription.job import Job, JobOptions
 from transcription.layout import Layout, normalize_etag
 
 __all__ = ["concatenate_wavs", "enqueue", "queue_counts", "upload_job"]
+
+
+def queue_counts(sqs: Any, queue_url: str) -> tuple[int, int]:
+    """The queue's visible and in-flight (received, not deleted) message counts."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        int(attributes.get("ApproximateNumberOfMessages", 0)),
+        int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+    )
 
 
 def upload_job(

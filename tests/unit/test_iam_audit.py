@@ -33,13 +33,11 @@ NAMES = {
     "ROUTER_FAILURES_NAME": "p-router-failures",
     "EVENTS_QUEUE_NAME": "p-events",
     "ROUTER_NAME": "p-router",
-    "SCHEDULER_NAME": "p-scheduler",
     "SERVER_URL_PARAMETER": "/p/server-url",
     "API_KEYS_PARAMETER": "/p/api-keys",
     "SERVER_REPOSITORY_NAME": "p/fastapi-server",
     "WORKER_REPOSITORY_NAME": "p/batch-worker",
-    "WORKER_TAG_KEY": "Role",
-    "WORKER_TAG_VALUE": "batch-worker",
+    "WORKER_GROUP_NAME": "p-workers",
 }
 QUEUE = "http://127.0.0.1:5055/123456789012/"
 
@@ -72,18 +70,17 @@ def test_boto_operations_map_to_the_iam_actions_they_need(
 @pytest.mark.parametrize(
     ("stack", "expected"),
     [
-        # innermost first: the worker calling a scheduler helper runs with the worker's role
+        # innermost first: the caller is the component's innermost frame
         (
             [
                 "botocore.client",
                 "transcription.store",
-                "batch_worker.scheduler",
+                "batch_worker.consumer",
                 "batch_worker.worker",
                 "tests.t",
             ],
-            ("worker", "batch_worker.scheduler"),
+            ("worker", "batch_worker.consumer"),
         ),
-        (["batch_worker.scheduler", "tests.t"], ("scheduler", "batch_worker.scheduler")),
         # the router run in-process by the local pump or by replay is still the router
         (
             [
@@ -128,9 +125,9 @@ def test_a_granted_action_on_another_resource_is_refused() -> None:
 
 
 def test_an_action_no_statement_grants_is_refused_even_without_names() -> None:
-    [problem] = check([sqs_call("scheduler", "SendMessage", "p-jobs")])
-    assert problem.startswith("scheduler calls sqs SendMessage")
-    assert "needs sqs:SendMessage: scripts/policies/scheduler-policy.json" in problem
+    [problem] = check([sqs_call("router", "DeleteMessage", "p-jobs")])
+    assert problem.startswith("router calls sqs DeleteMessage")
+    assert "needs sqs:DeleteMessage: scripts/policies/router-policy.json" in problem
 
 
 def test_s3_objects_are_matched_by_prefix() -> None:
@@ -149,3 +146,17 @@ def test_every_component_has_a_policy_whose_actions_are_well_formed() -> None:
         assert actions and all(a.count(":") == 1 for a in actions), component
         rendered = (POLICIES / f"{component}-policy.json").read_text()
         assert json.loads(rendered)["Version"] == "2012-10-17"
+
+
+def test_the_worker_may_manage_its_own_group_only() -> None:
+    """SetInstanceProtection and CompleteLifecycleAction name the group: the worker's policy
+    grants them on $PROJECT_NAME-workers alone."""
+
+    def protect(group: str) -> Call:
+        actions = iam_actions("autoscaling", "SetInstanceProtection", {})
+        params = (("AutoScalingGroupName", group),)
+        return Call("worker", "autoscaling", "SetInstanceProtection", actions, "worker", params)
+
+    assert check([protect("p-workers")], NAMES) == []
+    [problem] = check([protect("someone-elses-group")], NAMES)
+    assert "autoScalingGroupName/someone-elses-group" in problem

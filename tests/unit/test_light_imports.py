@@ -16,8 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("numpy", "av", "faster_whisper", "ctranslate2", "tqdm", "whisperx", "torch")
-# What the Lambda functions run: the router (less its local-only pump and zip builder), the
-# scheduler and the jobs API (every module: its Lambdas serve the API, track and deliver). Their
+# What the Lambda functions run: the router (less its local-only pump and zip builder) and
+# the jobs API (every module: its Lambdas serve the API, track and deliver). Their
 # imports must stay on the light side.
 LAMBDA_LOCAL_ONLY = {"lambda_router.pump", "lambda_router.package", "lambda_router.__main__"}
 LAMBDA_PACKAGES = ("lambda_router", "jobs_api")
@@ -50,7 +50,7 @@ def lambda_modules() -> list[str]:
         for m in _modules(package, recursive=True)
         if m not in LAMBDA_LOCAL_ONLY
     ]
-    return [*shipped, "batch_worker.scheduler"]
+    return shipped
 
 
 def heavy_modules_after_import(module: str) -> list[str]:

@@ -301,8 +301,8 @@ def test_command_line() -> None:
             parser.parse_args(bad)
 
 
-# --- the scheduler Lambda stays light ------------------------------------------------------
-@pytest.mark.parametrize("module", ["batch_worker.scheduler", "batch_worker.__main__"])
-def test_scheduler_and_command_line_import_nothing_heavy(module: str) -> None:
-    """The scheduler's zip holds batch_worker/ and transcription/ only; redrive needs no engine."""
+# --- the scaling decision and the command line stay light ----------------------------------
+@pytest.mark.parametrize("module", ["batch_worker.scaling", "batch_worker.__main__"])
+def test_scaling_and_command_line_import_nothing_heavy(module: str) -> None:
+    """The bench replays the scaling decision without an engine; redrive needs none either."""
     assert heavy_modules_after_import(module) == []

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# step-351-create-scaling-policies.sh: the worker group's capacity follows the backlog.
+#
+# Usage: scripts/step-351-create-scaling-policies.sh [--dry-run] [--help]
+#
+# On the group $PROJECT_NAME-workers of step-350:
+# - target tracking policy $PROJECT_NAME-backlog-per-worker
+#   (scripts/templates/backlog-target-tracking.json): metric math (visible jobs of
+#   $PROJECT_NAME-jobs-high, -jobs and -jobs-low) ÷ GroupInServiceInstances, target
+#   JOBS_PER_WORKER, scale-in enabled, instance warm-up WORKER_WARMUP_SECONDS. Choose the
+#   target as BATCH_LATENCY_TARGET_SECONDS ÷ (mean audio seconds of a job × the workers'
+#   measured realtime_factor): `python bench/bench_fleet.py` prints it;
+# - step scaling policy $PROJECT_NAME-first-worker (ExactCapacity 1) and its alarm
+#   $PROJECT_NAME-first-worker (scripts/templates/first-worker-alarm.json: visible jobs > 0
+#   while no worker is in service, one minute): target tracking has no value to act on
+#   with 0 in service, this takes the group from 0 to the first worker.
+# MAX_WORKERS (the group's MaxSize) bounds both. batch_worker/scaling.py states the same
+# decision (the bench and the tests run it).
+#
+# Inputs:  config.env (JOBS_PER_WORKER, WORKER_WARMUP_SECONDS, MAX_WORKERS)
+# Creates: the two policies and the alarm
+# IAM actions: autoscaling:DescribeAutoScalingGroups, autoscaling:DescribePolicies,
+#   autoscaling:PutScalingPolicy, cloudwatch:DescribeAlarms, cloudwatch:PutMetricAlarm,
+#   cloudwatch:TagResource
+set -o errexit -o nounset -o pipefail
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+main() {
+  parse_flags "$@"
+  load_config
+  scaling_resources
+}
+
+main "$@"
