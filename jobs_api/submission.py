@@ -47,14 +47,14 @@ from jobs_api.exceptions import (
 )
 from jobs_api.keys import ApiKey
 from jobs_api.layout import JobLayout, extension_of
-from jobs_api.publisher import TaskMessage, TaskPublisher
+from jobs_api.publisher import TaskPublisher
 from jobs_api.settings import JobsSettings
 from jobs_api.store import JobStore, StoredJob, StoredTask
 from jobs_api.webhooks.urls import Resolver, system_resolver, validate_webhook_url
 from transcription.diarization import DiarizeOptions
 from transcription.diarization.exceptions import InvalidSpeakerCount
 from transcription.exceptions import InvalidS3Uri, UnknownLanguage
-from transcription.job import Job, JobOptions
+from transcription.job import Job, JobOptions, diarize_fields
 from transcription.job_spec import ItemLanguages, JobSpec, spec_key, task_id_of
 from transcription.languages import normalize_language
 from transcription.layout import (
@@ -91,7 +91,7 @@ class _Planned:
     """One item, checked: its task, and what step 3 does for it."""
 
     task: StoredTask
-    message: TaskMessage | None = None  # s3:// and text items
+    message: Job | None = None  # s3:// and text items
     body: bytes | None = None  # audio_base64 items
     text: str | None = None  # nmt items: stored before their message is sent
 
@@ -450,45 +450,30 @@ class Submission:
         return Upload(id=task.item_id, url=url, expires_at=expires_at(seconds))
 
 
-def task_message(
-    job: StoredJob, task: StoredTask, output_bucket: str, etag: str, size: int
-) -> TaskMessage:
+def task_message(job: StoredJob, task: StoredTask, output_bucket: str, etag: str, size: int) -> Job:
     """The job message of a task the jobs API queues itself (an s3:// or a text item)."""
-    return TaskMessage(
-        job=Job(
-            bucket=task.input_bucket,
-            key=task.input_key,
-            etag=etag,
-            size=size,
-            output_bucket=output_bucket,
-            output_key=task.output_key,
-            reason="job",
-            options=JobOptions(
-                language=task.src_lng, formats=tuple(job.options.get("formats") or ("json",))
-            ),
-            trace_id=job.job_id,
+    return Job(
+        bucket=task.input_bucket,
+        key=task.input_key,
+        etag=etag,
+        size=size,
+        output_bucket=output_bucket,
+        output_key=task.output_key,
+        reason="job",
+        options=JobOptions(
+            language=task.src_lng, formats=tuple(job.options.get("formats") or ("json",))
         ),
+        trace_id=job.job_id,
         job_id=job.job_id,
         task_id=task.task_id,
         priority=job.priority,
         job_type=job.job_type,
-        extra={
-            k: v
-            for k, v in (
-                ("src_lng", task.src_lng),
-                ("tgt_lng", task.tgt_lng),
-                ("model", job.options.get("model")),
-                ("text_key", task.input_key if task.source == "text" else None),
-            )
-            if v
-        }
-        | diarize_fields(job.options.get("diarize")),
+        src_lng=task.src_lng,
+        tgt_lng=task.tgt_lng,
+        model=job.options.get("model"),
+        text_key=task.input_key if task.source == "text" else None,
+        **diarize_fields(job.options.get("diarize")),
     )
-
-
-def diarize_fields(wanted: dict[str, int] | None) -> dict[str, Any]:
-    """A task message's ``diarize`` and speaker counts (ARCHITECTURE "Job message")."""
-    return {} if wanted is None else {"diarize": True, **wanted}
 
 
 def job_spec(job: StoredJob, request: JobIn) -> JobSpec:

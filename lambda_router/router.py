@@ -47,7 +47,7 @@ from lambda_router.settings import ClientLimits, RouterSettings
 from lambda_router.timeout import AttemptTimeout
 from lambda_router.transport import Transport, UrllibTransport
 from transcription.aws import make_client
-from transcription.job import Job, JobOptions
+from transcription.job import Job, JobOptions, diarize_fields
 from transcription.layout import (
     SUPPORTED_EXTENSIONS,
     Layout,
@@ -393,6 +393,7 @@ class Router:
             output_key=obj.output_key,
             reason=reason,
             options=self._options(obj.job),
+            **batch_fields(obj.job),
         )
         message_id = self.queue.send(job, delay_seconds=delay, priority=obj.priority)
         if delay:
@@ -428,6 +429,24 @@ class Router:
                     self.health.forget()
                 self._known_url = url
         return url
+
+
+def batch_fields(item: JobItem | None) -> dict[str, Any]:
+    """The batch fields of an uploaded job item's message, as the jobs API sets its own."""
+    if item is None:
+        return {}
+    spec = item.spec
+    languages = spec.languages(item.item_id)
+    return {
+        "job_id": spec.job_id,
+        "task_id": item.task_id,
+        "priority": spec.priority,
+        "job_type": spec.job_type,
+        "src_lng": languages.src_lng,
+        "tgt_lng": languages.tgt_lng,
+        "model": spec.model,
+        **diarize_fields(spec.diarize),
+    }
 
 
 def _lazy_client(service: str, settings: RouterSettings) -> Callable[[], Any]:

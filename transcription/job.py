@@ -4,14 +4,17 @@
 
 A task of a batch job (``jobs_api``) is the same message plus the job's fields: ``job_id``
 (32 lower-case hex), ``task_id``, ``priority`` (``high``, ``normal``, ``low``), ``job_type``,
-and ``src_lng``/``tgt_lng``/``model`` when given. Each is optional and left out of the body
-when unset, so the router's messages are byte for byte what they were before these existed.
+and ``src_lng``/``tgt_lng``/``model``/``text_key`` (an ``nmt`` item's text in S3) and
+``diarize`` with ``num_speakers``/``min_speakers``/``max_speakers`` when given. Each is
+optional and left out of the body when unset, so the router's messages are byte for byte
+what they were before these existed.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,7 +23,7 @@ from transcription.layout import JOB_ID
 from transcription.priority import PRIORITIES
 from transcription.transcript import utc_now
 
-__all__ = ["BATCH_FIELDS", "JOB_VERSION", "REASONS", "Job", "JobOptions"]
+__all__ = ["BATCH_FIELDS", "JOB_VERSION", "REASONS", "Job", "JobOptions", "diarize_fields"]
 
 JOB_VERSION = 1
 # ARCHITECTURE.md, "Job message": why the job is on the batch path.
@@ -38,7 +41,11 @@ REASONS = frozenset(
 )
 TASKS = frozenset({"transcribe", "translate"})
 # A batch job's task fields, in the order they follow the core fields in the body.
-BATCH_FIELDS = ("job_id", "task_id", "priority", "job_type", "src_lng", "tgt_lng", "model")
+BATCH_FIELDS = (
+    "job_id", "task_id", "priority", "job_type", "src_lng", "tgt_lng", "model", "text_key",
+)  # fmt: skip
+SPEAKER_FIELDS = ("num_speakers", "min_speakers", "max_speakers")
+JOB_TYPES = frozenset({"asr", "nmt", "asr+nmt"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,11 @@ class Job:
     src_lng: str | None = None
     tgt_lng: str | None = None
     model: str | None = None  # one of the worker's MODELS; None: MODEL
+    text_key: str | None = None  # nmt: the item's text, in the output bucket
+    diarize: bool | None = None  # label the speakers; None: the worker's DIARIZE_DEFAULT
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
 
     def __post_init__(self) -> None:
         _check_batch_fields(self)
@@ -76,7 +88,7 @@ class Job:
     def to_json(self) -> str:
         data = asdict(self)
         data["options"]["formats"] = list(self.options.formats)
-        for name in BATCH_FIELDS:
+        for name in (*BATCH_FIELDS, "diarize", *SPEAKER_FIELDS):
             if data[name] is None:
                 del data[name]
         ordered = {"version": data.pop("version"), **data}
@@ -127,6 +139,7 @@ class Job:
             raise ValueError("size must be a non-negative integer")
         given: dict[str, Any] = {name: data[name] for name in text_fields}
         given.update({name: data.get(name) or None for name in BATCH_FIELDS})  # "": unset
+        given.update({name: data.get(name) for name in ("diarize", *SPEAKER_FIELDS)})
         return cls(
             **given,
             size=size,
@@ -134,6 +147,12 @@ class Job:
             enqueued_at=data.get("enqueued_at") or utc_now(),
             trace_id=data.get("trace_id") or uuid.uuid4().hex,
         )
+
+
+def diarize_fields(wanted: Mapping[str, int] | None) -> dict[str, Any]:
+    """A task's ``diarize`` and speaker counts as :class:`Job` fields, from what a batch job
+    asked for (``None``: no diarization; ``{}``: the count estimated)."""
+    return {} if wanted is None else {"diarize": True, **wanted}
 
 
 def _check_batch_fields(job: Job) -> None:
@@ -146,3 +165,15 @@ def _check_batch_fields(job: Job) -> None:
         raise MalformedJob(f"job_id {job.job_id!r} is not 32 lower-case hex digits")
     if job.priority is not None and job.priority not in PRIORITIES:
         raise MalformedJob(f"priority {job.priority!r} is not one of {', '.join(PRIORITIES)}")
+    if job.job_type is not None and job.job_type not in JOB_TYPES:
+        raise MalformedJob(
+            f"job_type {job.job_type!r} is not one of {', '.join(sorted(JOB_TYPES))}"
+        )
+    if job.job_type == "nmt" and job.text_key is None:
+        raise MalformedJob("an nmt task needs text_key")
+    if job.diarize is not None and not isinstance(job.diarize, bool):
+        raise MalformedJob(f"diarize must be true or false, not {job.diarize!r}")
+    for name in SPEAKER_FIELDS:
+        value = getattr(job, name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise MalformedJob(f"{name} must be a whole number, not {value!r}")

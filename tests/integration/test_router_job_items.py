@@ -14,7 +14,7 @@ from lambda_router.handler import handle
 from tests.conftest import unique
 from tests.support import router_kit
 from tests.support.router_kit import RouterKit, context
-from transcription.job_spec import ItemLanguages, JobSpec
+from transcription.job_spec import ItemLanguages, JobSpec, task_id_of
 
 server, clients, kit = router_kit.server, router_kit.clients, router_kit.kit  # shared fixtures
 
@@ -82,9 +82,22 @@ def test_a_job_with_choices_is_queued_with_them(kit: RouterKit, queues: dict[str
     _, other = job_item(kit, spec, item="other")
     route(kit, other, queues)
     jobs = {job.key: job for job, _ in kit.jobs()}
-    assert jobs[key].options.language == "es"  # the item's own
+    assert jobs[key].options.language == jobs[key].src_lng == "es"  # the item's own
+    assert (jobs[key].job_id, jobs[key].priority, jobs[key].job_type) == (
+        spec.job_id, "normal", "asr",
+    )  # fmt: skip
+    assert jobs[key].task_id == task_id_of(spec.job_id, "talk")
     assert jobs[key].options.formats == ("json", "srt")
     assert jobs[f"audio/jobs/{spec.job_id}/other.wav"].options.language == "en"  # the job's
+
+
+def test_a_diarized_translated_jobs_item_carries_it(kit: RouterKit, queues: dict[str, str]) -> None:
+    spec = new_spec(job_type="asr+nmt", tgt_lng="es", diarize={"max_speakers": 3}, model="base")
+    _, event = job_item(kit, spec)
+    route(kit, event, queues)
+    [(job, _)] = kit.jobs()
+    assert (job.job_type, job.tgt_lng, job.model) == ("asr+nmt", "es", "base")
+    assert (job.diarize, job.max_speakers, job.num_speakers) == (True, 3, None)
 
 
 def test_a_job_folder_without_spec_and_an_ordinary_upload_use_the_normal_queue(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from jobs_api.publisher import TaskMessage
 from transcription.exceptions import MalformedJob
 from transcription.job import Job
 
@@ -22,9 +22,7 @@ JOB = Job(
 
 
 def test_the_model_the_jobs_api_sets_is_read_back() -> None:
-    body = TaskMessage(
-        JOB, "0123456789abcdef0123456789abcdef", "task-1", "normal", "asr", {"model": "base"}
-    ).body()
+    body = replace(JOB, job_id="0123456789abcdef0123456789abcdef", model="base").to_json()
     assert Job.from_json(body).model == "base"
 
 
