@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # What can become of a received message.
 OUTCOMES = (
     "transcribed",  # transcript written by this worker
+    "translated",  # an nmt task's translated text written by this worker
     "exists",  # another writer stored it first (412): theirs is kept
     "skipped",  # a current transcript was already there
     "duplicate",  # the same audio was just transcribed by this worker

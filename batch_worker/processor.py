@@ -31,6 +31,7 @@ from typing import Any
 
 from batch_worker.cancel import CanceledJobs
 from batch_worker.consumer import JobConsumer, Received
+from batch_worker.extras import TaskExtras
 from batch_worker.failures import FailureHandler
 from batch_worker.metrics import JobMetrics
 from transcription import formats
@@ -41,8 +42,10 @@ from transcription.inference.service import download, publish, transcribe_audio
 from transcription.job import Job
 from transcription.layout import OutputPolicy, normalize_etag
 from transcription.logging import append_keys, log_context
+from transcription.settings import TranslationSettings
 from transcription.store import StoredObject, TranscriptStore
-from transcription.transcript import Source, Transcript
+from transcription.transcript import Source, Timings, Transcript, utc_now
+from transcription.translation.translate import text_transcript, translate_transcript
 
 __all__ = ["JobProcessor", "Prepared", "Stores", "Transcribed", "parse_job"]
 
@@ -66,6 +69,12 @@ def parse_job(body: str, policy: OutputPolicy | None = None) -> Job:
         except TargetNotAllowed as refused:
             raise RefusedJob(refused) from None
     return job
+
+
+def sidecars_of(transcript: Transcript, job: Job) -> tuple[str, ...]:
+    """The job's formats, and with a translation its translated sidecars (``es.srt``…)."""
+    wanted = job.options.formats
+    return (*wanted, *formats.translated_formats(transcript, wanted))
 
 
 class Stores:
@@ -114,8 +123,10 @@ class JobProcessor:
         metrics: JobMetrics,
         max_audio_seconds: float | None,
         policy: OutputPolicy,
+        extras: TaskExtras | None = None,
     ) -> None:
         self.engine = engine
+        self.extras = extras or TaskExtras(TranslationSettings())
         self.policy = policy
         self.s3 = s3
         self.queue = queue
@@ -152,6 +163,9 @@ class JobProcessor:
                     log.info("job %s is canceled: its task is dropped", job_id)
                     self._finish(message, "canceled", job)
                     return None
+                if job.job_type == "nmt":
+                    self._translate_text(message, job)
+                    return None
                 store = self.stores(job.output_bucket)
                 seen = store.head(job.output_key)
                 if seen is not None and seen.is_current_for(job.etag):
@@ -181,7 +195,12 @@ class JobProcessor:
                 language=job.options.language, task=job.options.task, model=job.model
             )
             try:
-                transcript = transcribe_audio(self.engine, prepared.audio, options)
+                diarize = self.extras.diarize(job)
+                transcript = transcribe_audio(self.engine, prepared.audio, options, diarize=diarize)
+                if job.job_type == "asr+nmt" and job.tgt_lng:
+                    transcript = translate_transcript(
+                        transcript, self.extras.translator(), job.tgt_lng, job.src_lng
+                    )
             except Exception as error:  # noqa: BLE001 - every failure is classified and settled
                 self.failures.handle(message, job, error)
                 return None
@@ -202,7 +221,7 @@ class JobProcessor:
                     self.stores(job.output_bucket),
                     done.transcript,
                     job.output_key,
-                    job.options.formats,
+                    sidecars_of(done.transcript, job),
                     done.prepared.seen,
                 )
                 outcome = "transcribed"
@@ -214,6 +233,44 @@ class JobProcessor:
                 return
             message.stages["upload_seconds"] = time.perf_counter() - started
             self._finish(message, outcome, job, done.transcript)
+
+    def _translate_text(self, message: Received, job: Job) -> None:
+        """An ``nmt`` task, whole, on the prefetch thread: read the text, translate, store.
+
+        Its result is a transcript without audio (:func:`text_transcript`) whose translation
+        carries the translated text, written with the store's conditional semantics like any
+        transcript, with ``<tgt>.txt`` beside it.
+        """
+        store = self.stores(job.output_bucket)
+        seen = store.head(job.output_key)
+        if seen is not None and seen.is_current_for(job.etag):
+            store.repair(job.output_key, seen, job.options.formats)
+            self._finish(message, "skipped", job)
+            return
+        started = time.perf_counter()
+        downloaded = download(self.s3, job.bucket, job.key, job.etag)
+        try:
+            text = downloaded.path.read_text(encoding="utf-8")
+        finally:
+            downloaded.discard()
+        item = text_transcript(text, job.src_lng or "", downloaded.source)
+        translated = translate_transcript(
+            item, self.extras.translator(), job.tgt_lng or "", job.src_lng
+        )
+        seconds = round(time.perf_counter() - started, 3)
+        translated = translated.with_context(
+            route=ROUTE,
+            timings=Timings(
+                queued_at=job.enqueued_at, finished_at=utc_now(), processing_seconds=seconds
+            ),
+        )
+        try:
+            publish(store, translated, job.output_key, sidecars_of(translated, job), seen)
+            outcome = "translated"
+        except TranscriptExists as exists:
+            log.info("kept the other writer's translation: %s", exists)
+            outcome = "exists"
+        self._finish(message, outcome, job, translated)
 
     def confirm_duplicate(self, prepared: Prepared) -> None:
         """A second message for work this worker just did: delete it once that is stored.

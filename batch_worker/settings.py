@@ -21,12 +21,17 @@ Every variable is documented in ``config.env.example``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from transcription.exceptions import SettingsError
 from transcription.layout import Layout, OutputPolicy
 from transcription.priority import queue_urls
-from transcription.settings import AwsSettings, EngineSettings, StorageSettings
+from transcription.settings import (
+    AwsSettings,
+    EngineSettings,
+    StorageSettings,
+    TranslationSettings,
+)
 
 __all__ = ["WorkerSettings"]
 
@@ -56,6 +61,7 @@ class WorkerSettings:
     engine: EngineSettings
     queue_url: str
     storage: StorageSettings  # the layout: where a job's audio and transcript may be
+    translation: TranslationSettings = field(default_factory=TranslationSettings)  # nmt tasks
     dlq_url: str | None = None  # default: the target of the queue's redrive policy
     queue_url_high: str | None = None  # high-priority tasks; None: no such queue
     queue_url_low: str | None = None  # low-priority tasks; None: no such queue

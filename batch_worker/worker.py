@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batch_worker.consumer import JobConsumer, Received
+from batch_worker.extras import TaskExtras
 from batch_worker.failures import FailureHandler
 from batch_worker.heartbeat import Heartbeat
 from batch_worker.metrics import JobMetrics
@@ -100,6 +101,7 @@ class Worker:
             self.metrics,
             settings.engine.max_audio_seconds,
             settings.output_policy,
+            TaskExtras(settings.translation, settings.engine.diarize_default),
         )
         # Jobs transcribed lately (identity → their upload), for the duplicate check.
         self._recent: OrderedDict[tuple[str, str, str], Future[None]] = OrderedDict()

@@ -55,8 +55,7 @@ class JobLayout:
         return self.layout.transcript_key(input_key)
 
     def text_key(self, job_id: str, item_id: str) -> str:
-        """An nmt item's text: in a folder of its own, so it never reads as a result."""
-        return f"{self.results_prefix}{job_id}/texts/{item_id}.txt"
+        return self.layout.job_text_key(job_id, item_id)
 
     def cancel_marker_key(self, job_id: str) -> str:
         return self.layout.cancel_marker_key(job_id)

@@ -55,7 +55,7 @@ from transcription.diarization import DiarizeOptions
 from transcription.diarization.exceptions import InvalidSpeakerCount
 from transcription.exceptions import InvalidS3Uri, UnknownLanguage
 from transcription.job import Job, JobOptions, diarize_fields
-from transcription.job_spec import ItemLanguages, JobSpec, spec_key, task_id_of
+from transcription.job_spec import ItemLanguages, JobSpec, task_id_of
 from transcription.languages import normalize_language
 from transcription.layout import (
     SUPPORTED_EXTENSIONS,
@@ -421,7 +421,7 @@ class Submission:
         try:
             self.s3.put_object(
                 Bucket=self.settings.storage.output_bucket,
-                Key=spec_key(self.settings.storage.output_prefix, spec.job_id),
+                Key=self.layout.layout.job_spec_key(spec.job_id),
                 Body=spec.to_json().encode(),
                 ContentType="application/json",
             )

@@ -9,13 +9,12 @@ answer too: that key is routed like any other upload (somebody put it there by h
 from __future__ import annotations
 
 import logging
-import posixpath
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from transcription.job_spec import JobSpec, spec_key, task_id_of
-from transcription.layout import JOBS_FOLDER, Layout
+from transcription.job_spec import JobSpec, task_id_of
+from transcription.layout import Layout
 from transcription.objects import S3Objects
 
 __all__ = ["JobItem", "JobSpecs"]
@@ -46,11 +45,12 @@ class JobSpecs:
     def item(self, key: str) -> JobItem | None:
         """The job item ``key`` is, or ``None`` for any other upload."""
         result_key = self.layout.job_result_key(key)  # …jobs/<job_id>/<item_id>.json
-        if result_key is None:
+        job_id = self.layout.job_of(result_key) if result_key is not None else None
+        if result_key is None or job_id is None:
             return None
-        job_id, _, name = result_key[len(self.layout.output_prefix + JOBS_FOLDER) :].partition("/")
         spec = self._spec(job_id)
-        return JobItem(spec, posixpath.splitext(name)[0]) if spec is not None else None
+        item_id = result_key.removeprefix(self.layout.job_folder(job_id)).removesuffix(".json")
+        return JobItem(spec, item_id) if spec is not None else None
 
     def _spec(self, job_id: str) -> JobSpec | None:
         with self._lock:
@@ -65,7 +65,7 @@ class JobSpecs:
         return spec
 
     def _read(self, job_id: str) -> JobSpec | None:
-        found = self.objects.get(self.bucket, spec_key(self.layout.output_prefix, job_id))
+        found = self.objects.get(self.bucket, self.layout.job_spec_key(job_id))
         if found is None:
             return None
         try:

@@ -20,13 +20,24 @@ from dataclasses import dataclass
 
 from transcription.transcript import Segment, Transcript
 
-__all__ = ["FORMATS", "MEDIA_TYPES", "Cue", "cues", "render", "render_translation"]
+__all__ = [
+    "FORMATS",
+    "MEDIA_TYPES",
+    "TRANSLATABLE",
+    "Cue",
+    "cues",
+    "media_type",
+    "render",
+    "render_translation",
+    "translated_formats",
+]
 
 MAX_LINE_CHARS = 42
 MAX_LINES = 2
 MIN_CUE_SECONDS = 0.001
 SRT_SPEAKER = "[{}] "  # shown: the line keeps room for it
 VTT_SPEAKER = "<v {}>"  # a WebVTT voice tag: markup, not shown as text
+TRANSLATABLE = ("txt", "srt", "vtt")  # the formats a translation gets sidecars in
 
 MEDIA_TYPES = {
     "json": "application/json",
@@ -55,12 +66,36 @@ class _Token:
 
 
 def render(transcript: Transcript, fmt: str) -> str:
-    """``transcript`` as text in format ``fmt`` (one of :data:`FORMATS`)."""
+    """``transcript`` as text in format ``fmt``: one of :data:`FORMATS`, or a translated one.
+
+    ``<language>.<format>`` (``es.srt``) renders the transcript's translation to that
+    language (:func:`render_translation`): the name of its sidecar, ``….es.srt``, so the store
+    writes and repairs translated sidecars like any other.
+    """
+    language, translated, base = fmt.rpartition(".")
+    if translated:
+        if transcript.translation is None or transcript.translation.language != language:
+            raise ValueError(f"format {fmt!r}: the transcript has no translation to {language!r}")
+        return render_translation(transcript, base)
     try:
         writer = _WRITERS[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
     return writer(transcript)
+
+
+def media_type(fmt: str) -> str:
+    """The Content-Type of format ``fmt`` (``es.srt`` is an srt)."""
+    return MEDIA_TYPES[fmt.rpartition(".")[2]]
+
+
+def translated_formats(transcript: Transcript, wanted: tuple[str, ...]) -> tuple[str, ...]:
+    """The translated sidecars of ``wanted`` for a transcript with a translation: the text and
+    subtitle formats in its language (``es.txt``, ``es.srt``…); none without one."""
+    if transcript.translation is None:
+        return ()
+    language = transcript.translation.language
+    return tuple(f"{language}.{fmt}" for fmt in wanted if fmt in TRANSLATABLE)
 
 
 def render_translation(transcript: Transcript, fmt: str) -> str:

@@ -1,7 +1,7 @@
 """What the router needs to know about a batch job to queue its uploaded items: the job spec.
 
 The jobs API writes it, before any of the job's audio can be uploaded, to
-``$OUTPUT_PREFIX jobs/<job_id>/spec`` in the transcript bucket (:func:`spec_key`; no
+``$OUTPUT_PREFIX jobs/<job_id>/spec`` in the transcript bucket (``Layout.job_spec_key``; no
 extension, so it never names an item's result). The router reads it once per job and warm
 container (:mod:`lambda_router.job_spec`) and turns each uploaded item into the same job
 message the jobs API sends for an ``s3://`` item: job and task id, priority, job type,
@@ -19,16 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from transcription.layout import JOBS_FOLDER
 from transcription.priority import DEFAULT_PRIORITY, PRIORITIES
 
-__all__ = ["ItemLanguages", "JobSpec", "spec_key", "task_id_of"]
-
-SPEC_NAME = "spec"
-
-
-def spec_key(output_prefix: str, job_id: str) -> str:
-    return f"{output_prefix}{JOBS_FOLDER}{job_id}/{SPEC_NAME}"
+__all__ = ["ItemLanguages", "JobSpec", "task_id_of"]
 
 
 def task_id_of(job_id: str, item_id: str) -> str:

@@ -49,6 +49,8 @@ JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 ITEM_ID = re.compile(ITEM_ID_PATTERN)
 CANCEL_MARKER = "canceled"
+SPEC_NAME = "spec"  # the job spec (transcription.job_spec); no extension: never an item's
+TEXTS_FOLDER = "texts/"  # nmt items' texts, below the job's folder
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,14 @@ class Layout:
     def cancel_marker_key(self, job_id: str) -> str:
         """Present once the job is canceled: workers skip its remaining tasks."""
         return f"{self.job_folder(job_id)}{CANCEL_MARKER}"
+
+    def job_spec_key(self, job_id: str) -> str:
+        """What the router needs to queue the job's uploads (``transcription.job_spec``)."""
+        return f"{self.job_folder(job_id)}{SPEC_NAME}"
+
+    def job_text_key(self, job_id: str, item_id: str) -> str:
+        """An ``nmt`` item's text: in a folder of its own, so it never reads as a result."""
+        return f"{self.job_folder(job_id)}{TEXTS_FOLDER}{item_id}.txt"
 
     def is_job_result_key(self, job_id: str, key: str) -> bool:
         """``key`` is ``<job folder><item_id>.json`` for a well-formed item id (one segment;
@@ -171,7 +181,9 @@ class OutputPolicy:
         (or, with ``job_id``, a result of that job's items)."""
         self._check_bucket(bucket)
         self._check_bucket(output_bucket)
-        if job_id is not None and self._is_job_result(key, output_bucket, output_key, job_id):
+        if job_id is not None and self._is_job_result(
+            bucket, key, output_bucket, output_key, job_id
+        ):
             return
         allowed = self.layout.allowed_outputs(key)
         places = [f"s3://{self.transcript_bucket}/{k}" for k in allowed]
@@ -186,11 +198,16 @@ class OutputPolicy:
                 f"not s3://{output_bucket}/{output_key}"
             )
 
-    def _is_job_result(self, key: str, output_bucket: str, output_key: str, job_id: str) -> bool:
+    def _is_job_result(
+        self, bucket: str, key: str, output_bucket: str, output_key: str, job_id: str
+    ) -> bool:
         if output_bucket != self.transcript_bucket or not JOB_ID.match(job_id):
             return False
         if not self.layout.is_job_result_key(job_id, output_key):
             return False
+        item_id = output_key.removeprefix(self.layout.job_folder(job_id)).removesuffix(".json")
+        if bucket == self.transcript_bucket and key == self.layout.job_text_key(job_id, item_id):
+            return True  # an nmt item: its text, which the jobs API stored
         if not has_supported_extension(key) or key.endswith("/"):
             raise OutputNotAllowed(
                 f"{key!r} is not audio (supported extensions: "

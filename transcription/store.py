@@ -292,7 +292,7 @@ class TranscriptStore:
                 self.bucket,
                 f"{base}.{fmt}",
                 formats.render(transcript, fmt).encode(),
-                formats.MEDIA_TYPES[fmt],
+                formats.media_type(fmt),
             )
 
     def _clear_error_record(self, output_key: str) -> None:

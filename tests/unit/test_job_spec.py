@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from transcription.job_spec import ItemLanguages, JobSpec, spec_key, task_id_of
+from transcription.job_spec import ItemLanguages, JobSpec, task_id_of
+from transcription.layout import Layout
 
 
 def test_a_spec_survives_its_json() -> None:
@@ -55,5 +56,5 @@ def test_what_is_not_a_spec_is_refused(body: str) -> None:
 
 
 def test_keys_and_task_ids() -> None:
-    assert spec_key("transcripts/", "j1") == "transcripts/jobs/j1/spec"
+    assert Layout().job_spec_key("j1") == "transcripts/jobs/j1/spec"
     assert task_id_of("j1", "a") == task_id_of("j1", "a") != task_id_of("j1", "b")

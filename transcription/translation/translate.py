@@ -9,10 +9,10 @@ transcript's ``translation`` key (see :mod:`transcription.transcript`).
 from __future__ import annotations
 
 from transcription.languages import normalize_language
-from transcription.transcript import Transcript, TranslatedSegment, Translation
+from transcription.transcript import Segment, Source, Transcript, TranslatedSegment, Translation
 from transcription.translation.base import Translator, check_pair
 
-__all__ = ["translate_transcript", "translated_sidecar_key"]
+__all__ = ["text_transcript", "translate_transcript", "translated_sidecar_key"]
 
 TRANSCRIPT_SUFFIX = ".json"
 
@@ -62,3 +62,20 @@ def translated_sidecar_key(key: str, language: str, fmt: str) -> str:
         raise ValueError(f"format {fmt!r} is not a file extension")
     stem = key[: -len(TRANSCRIPT_SUFFIX)]
     return f"{stem}.{normalize_language(language, 'tgt_lng')}.{fmt}"
+
+
+def text_transcript(text: str, language: str, source: Source) -> Transcript:
+    """An ``nmt`` item's text as a transcript with no audio: one segment per non-empty line
+    (times 0), so :func:`translate_transcript` and the store treat it like any other."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    segments = tuple(Segment(id=i, start=0.0, end=0.0, text=line) for i, line in enumerate(lines))
+    return Transcript(
+        text="\n".join(lines),
+        language=normalize_language(language, "src_lng"),
+        duration=0.0,
+        segments=segments,
+        engine="text",
+        model="none",
+        device="cpu",
+        source=source,
+    )

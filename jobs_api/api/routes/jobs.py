@@ -30,6 +30,7 @@ from jobs_api.layout import error_key, sidecar_key
 from jobs_api.state import AppState
 from jobs_api.store import StoredJob, StoredTask
 from jobs_api.submission import expires_at
+from transcription.formats import TRANSLATABLE
 
 __all__ = ["router"]
 
@@ -172,6 +173,8 @@ def _results(state: AppState, job: StoredJob, task: StoredTask) -> ItemResults:
     links: dict[str, ResultLink] = {}
     if task.status == "succeeded":
         formats = job.options.get("formats") or ["json"]
+        if job.job_type != "asr" and task.tgt_lng:  # the translated sidecars (es.srt…) too
+            formats = [*formats, *(f"{task.tgt_lng}.{f}" for f in formats if f in TRANSLATABLE)]
         found = task.result_key or task.output_key
         links = {fmt: link(sidecar_key(found, fmt)) for fmt in formats}
     elif task.status == "failed":
