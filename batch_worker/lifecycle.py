@@ -235,8 +235,13 @@ class InstanceLifecycle:
             self._thread.join()
 
     def finish(self) -> None:
-        """After the run: leave the group if idle; complete the hook if taken away."""
-        if self.reason == "idle":
+        """After the run: leave the group if idle; complete the hook if taken away; else
+        (``--once``, ``--max-jobs``, a signal, an error) drop the protection, so the group may
+        scale the box in."""
+        if self.reason is None:
+            if self.protected:
+                self.protected = not self.group.protect(False)
+        elif self.reason == "idle":
             if self.group.leave():
                 self._await_terminated()
                 self.group.complete_hook()

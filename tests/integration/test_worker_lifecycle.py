@@ -120,7 +120,8 @@ class AutoScalingCalls:
 class PacedEngine:
     """A stand-in engine whose job takes ``realtime_factor`` × the audio's seconds.
 
-    It waits on ``cut`` instead of sleeping, so a test can end a long job at teardown.
+    It waits on ``cut`` instead of sleeping, so a test can end a long job at teardown; with
+    a ``gate`` every job first waits until the test opens it.
     """
 
     realtime_factor: float
@@ -129,11 +130,14 @@ class PacedEngine:
     device: str = "cpu"
     started: threading.Event = field(default_factory=threading.Event)
     cut: threading.Event = field(default_factory=threading.Event)
+    gate: threading.Event | None = None
     calls: int = 0
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> Transcript:
         self.calls += 1
         self.started.set()
+        if self.gate is not None:
+            assert self.gate.wait(60), "the test never opened the gate"
         seconds = len(audio) / SAMPLE_RATE
         self.cut.wait(seconds * self.realtime_factor)
         text = f"stand-in transcript of {seconds:.0f} s"
@@ -165,9 +169,9 @@ class OnGroup:
     summary: RunSummary | None = None
     thread: threading.Thread | None = None
 
-    def start(self) -> OnGroup:
+    def start(self, limits: RunLimits | None = None) -> OnGroup:
         def run() -> None:
-            self.summary = self.worker.run(RunLimits())  # ends by the lifecycle alone
+            self.summary = self.worker.run(limits or RunLimits())  # default: the lifecycle ends it
 
         self.thread = threading.Thread(target=run, name="worker-under-test", daemon=True)
         self.thread.start()
@@ -296,8 +300,7 @@ def test_busy_worker_is_protected_once_then_idle_unprotects_and_removes_itself(
     for job in jobs:
         enqueue(sqs, queue_url, job)
     gate = threading.Event()
-    engine = PacedEngine(realtime_factor=0.0)
-    engine.cut = gate  # every job waits for the gate: the test looks while the first runs
+    engine = PacedEngine(realtime_factor=0.0, gate=gate)  # the test looks while the first runs
     on = on_group(engine, idle_timeout_seconds=3, protection_idle_seconds=1).start()
 
     engine.started.wait(30)
@@ -417,3 +420,59 @@ def test_spot_notice_during_a_short_job_finishes_it_then_the_worker_leaves(
     assert sample_scripts[done[0]].split()[0].lower().strip(".,") in transcript.decode().lower()
     assert "TerminateInstanceInAutoScalingGroup" not in on.calls.names()
     assert_hook_completion_attempted_and_failure_logged(on, group, caplog)
+
+
+def test_scale_in_of_the_busy_box_hands_back_a_job_longer_than_the_grace(
+    on_group: Callable[..., OnGroup],
+    group: Group,
+    imds: ImdsStandIn,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queue_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Target lifecycle state Terminated (scale-in, rebalancing): the grace period is the
+    budget; a 120 s job at realtime does not fit the default 90 s."""
+    caplog.set_level(logging.INFO, logger="batch_worker")
+    enqueue(sqs, queue_url, upload_job(s3, bucket, "audio/long/scaled-in.wav", silent_wav(120)))
+    slow = PacedEngine(realtime_factor=1.0)
+    on = on_group(slow).start()
+    try:
+        slow.started.wait(30)
+        imds.follow = None
+        imds.lifecycle_state = "Terminated"
+        wait_until(lambda: queue_counts(sqs, queue_url)[0] == 1, 30, "the job back")
+        summary = on.join()
+    finally:
+        slow.cut.set()
+    assert on.lifecycle.reason == "terminated"
+    assert summary.outcomes == {"released": 1}
+    assert "TerminateInstanceInAutoScalingGroup" not in on.calls.names()  # the group does it
+    assert_hook_completion_attempted_and_failure_logged(on, group, caplog)
+
+
+def test_a_run_that_ends_by_itself_drops_the_protection_and_stays_in_the_group(
+    on_group: Callable[..., OnGroup],
+    group: Group,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queue_url: str,
+    samples: dict[str, Path],
+) -> None:
+    """``--once``: the box was protected for its job; after the run the group may scale it in."""
+    enqueue(sqs, queue_url, upload_job(s3, bucket, "audio/once/one.wav", samples["one"]))
+    gate = threading.Event()
+    engine = PacedEngine(realtime_factor=0.0, gate=gate)  # the job waits for the gate
+    on = on_group(engine)
+    on.start(RunLimits.once())
+    engine.started.wait(30)
+    wait_until(lambda: bool((group.instance() or {}).get("ProtectedFromScaleIn")), 10, "protection")
+    gate.set()
+    summary = on.join()
+    assert summary.outcomes == {"transcribed": 1}
+    assert [params["ProtectedFromScaleIn"] for _, params in on.calls.calls] == [True, False]
+    instance = group.instance()
+    assert instance is not None and instance["ProtectedFromScaleIn"] is False
+    assert group.desired() == 1
