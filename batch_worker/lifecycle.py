@@ -176,6 +176,7 @@ class InstanceLifecycle:
         self.shutdown = shutdown
         self.reason: str | None = None  # why the run is ending: "idle", "spot", "terminated"
         self.protected = False
+        self._protect_retry_at = 0.0  # monotonic: after a failed SetInstanceProtection
         self._activity: Callable[[], Activity] = lambda: Activity(0, 0)
         self._running: Callable[[], Running | None] = lambda: None
         self._release: Callable[[Received], bool] = lambda _message: False
@@ -269,10 +270,22 @@ class InstanceLifecycle:
                 self.shutdown.request(f"idle for {self.settings.idle_timeout_seconds:.0f} s")
 
     def _keep_protection(self, *, busy: bool, idle_for: float) -> None:
+        """Protected while busy; off once idle for ``PROTECTION_IDLE_SECONDS``. A failed call
+        is tried again after ``IMDS_POLL_SECONDS``, not at every tick."""
+        now = time.monotonic()
+        if now < self._protect_retry_at:
+            return
+        wanted = self.protected
         if busy and not self.protected:
-            self.protected = self.group.protect(True)
+            wanted = True
         elif not busy and self.protected and idle_for >= self.settings.unprotect_after:
-            self.protected = not self.group.protect(False)
+            wanted = False
+        if wanted == self.protected:
+            return
+        if self.group.protect(wanted):
+            self.protected = wanted
+        else:
+            self._protect_retry_at = now + self.settings.imds_poll_seconds
 
     def _watch_metadata(self) -> None:
         if self.reason in {"spot", "terminated"}:

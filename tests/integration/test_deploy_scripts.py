@@ -473,6 +473,7 @@ def test_1_iam_policies_are_scoped_to_the_project(deployment: Deployment) -> Non
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{d.project}/",
         f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{d.project}/",
         f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/*",
+        f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/{d.project}-",
     )
     granted: dict[str, set[str]] = {}
     router_puts: list[str] = []  # where the router may write: its error records only
