@@ -53,7 +53,7 @@ lambda-zip: $(INSTALLED)
 	$(PY) -m lambda_router.package --output dist/lambda_router.zip
 
 # Speed targets, each printing ratios measured side by side in one run (not tests).
-BENCHES := engine server router worker languages jobs
+BENCHES := engine server router worker languages jobs planner
 .PHONY: $(addprefix bench-,$(BENCHES))
 bench: $(addprefix bench-,$(BENCHES))
 

@@ -79,7 +79,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from batch_worker.prefetch import RunLimits
     from batch_worker.shutdown import Shutdown, handle_signals
     from batch_worker.worker import Worker
-    from transcription.inference.engines import load_engine
+    from transcription.inference.engines.pool import ModelPool
 
     settings = load(WorkerSettings)
     sqs, s3, dlq_url = _clients(settings)
@@ -87,7 +87,10 @@ def run_worker(args: argparse.Namespace) -> int:
     lifecycle = InstanceLifecycle.from_settings(  # None off an Auto Scaling group
         settings.instance, shutdown, lambda: make_client("autoscaling", settings.aws)
     )
-    engine = load_engine(settings.engine)
+    # The pool serves the jobs' models (MODELS); MODEL loads now, the others on first use.
+    engine = ModelPool(settings.engine)
+    engine.preload()
+    engine.start_reaper()
     worker = Worker(
         settings, engine, sqs=sqs, s3=s3, dlq_url=dlq_url, shutdown=shutdown, lifecycle=lifecycle
     )

@@ -168,7 +168,9 @@ class JobProcessor:
         message, job = prepared.message, prepared.job
         with self._job_context(message, job):
             log.info("transcribing", extra={"fields": {"audio_seconds": prepared.audio.duration}})
-            options = TranscribeOptions(language=job.options.language, task=job.options.task)
+            options = TranscribeOptions(
+                language=job.options.language, task=job.options.task, model=job.model
+            )
             try:
                 transcript = transcribe_audio(self.engine, prepared.audio, options)
             except Exception as error:  # noqa: BLE001 - every failure is classified and settled

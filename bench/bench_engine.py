@@ -16,12 +16,18 @@ over the rounds) of each, and their ratio (cli RTF ÷ direct RTF, taken within e
 median over the rounds). Targets on 2 CPU cores with tiny.en: cli ≥ 15× real time, and
 cli ÷ direct ≥ 0.95.
 
+``--json bench.json`` also writes the cli realtime factor in the shape ``transcription-router
+plan --calibrate`` reads (transcription.planner.figures.write_bench_file), for the model and
+``--accelerator`` (default on the CPU: ``cpu-<cores>vcpu``; on a GPU name it, e.g. A10G)::
+
     .venv/bin/python bench/bench_engine.py [--rounds 5] [--seconds 60]
+                                           [--json bench.json] [--accelerator A10G]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -39,6 +45,7 @@ from transcription.inference.engines import TranscribeOptions, load_engine
 from transcription.inference.engines.faster_whisper import FasterWhisperEngine, default_compute_type
 from transcription.inference.engines.models import resolve_model
 from transcription.inference.service import transcribe_audio
+from transcription.planner.figures import BenchRecord, write_bench_file
 from transcription.settings import EngineSettings, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,15 +82,38 @@ def timed(run: Callable[[Path], str], path: Path) -> tuple[float, str]:
     return time.perf_counter() - started, text
 
 
+def default_accelerator(device: str) -> str | None:
+    """The planner's name for this machine's CPU (``cpu-2vcpu``); a GPU must be named."""
+    return f"cpu-{os.cpu_count()}vcpu" if device == "cpu" else None
+
+
+def cli_speed(model: str, path: Path, audio_seconds: float, rounds: int) -> float:
+    """Realtime factor of the CLI's code path for ``model`` (median of ``rounds``, warm)."""
+    settings = dataclasses.replace(load(EngineSettings), model=model)
+    engine = load_engine(settings)
+    options = TranscribeOptions()
+
+    def cli(audio: Path) -> str:
+        return render(transcribe_audio(engine, audio, options, settings.max_audio_seconds), "txt")
+
+    cli(SAMPLES[0])  # warm-up
+    return audio_seconds / statistics.median(timed(cli, path)[0] for _ in range(rounds))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--json", type=Path, default=None, help="write a bench file for plan")
+    parser.add_argument("--accelerator", default=None, help="planner name: cpu-2vcpu, A10G…")
     args = parser.parse_args()
 
     settings = load(EngineSettings)
     if settings.engine != "faster-whisper":
         sys.exit(f"this benchmark compares against faster-whisper; ENGINE={settings.engine}")
+    accelerator = args.accelerator or default_accelerator(settings.device)
+    if args.json and accelerator is None:
+        sys.exit("--json on a GPU needs --accelerator (the planner's name: T4, A10G, L4, L40S)")
     from faster_whisper import WhisperModel
 
     engine = load_engine(settings)
@@ -140,6 +170,10 @@ def main() -> int:
     print(f"cli / direct         {ratio:8.3f}   (target >= {TARGET_RATIO}; per-round ratio)")
     print(f"same text            {texts['cli'] == texts['direct']}")
     print(f"verdict              {verdict}")
+    if args.json and accelerator:
+        record = BenchRecord(settings.model, accelerator, rtf["cli"], audio_seconds, args.rounds)
+        write_bench_file(args.json, [record])
+        print(f"bench file           {args.json} ({settings.model} on {accelerator})")
     return 0
 
 

@@ -18,6 +18,11 @@ start at once, and queues it for the batch worker otherwise.
 
 All bookkeeping happens on the event loop thread, so it needs no locks; the work itself
 runs in a thread pool of exactly ``CONCURRENCY`` threads.
+
+Several models (``MODELS``): :class:`ModelSlots` keeps one ``Slots`` per model, each with
+that model's limit and its own waiting line of ``MAX_PENDING``, so a busy model never makes
+requests for another one wait. ``/health`` reports the default model's slots: the router
+sends the default model's work, so its question is about those.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any, TypeVar
 
 from fastapi_server.exceptions import ServerBusy
 
-__all__ = ["Load", "Slots"]
+__all__ = ["Load", "ModelSlots", "Slots"]
 
 T = TypeVar("T")
 
@@ -172,3 +177,46 @@ class Slots:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class ModelSlots:
+    """One :class:`Slots` per model name, made at start from the models' limits."""
+
+    def __init__(
+        self, limits: dict[str, int], default: str, max_pending: int, wait_budget: float = 0.0
+    ) -> None:
+        self.by_model = {
+            name: Slots(limit, max_pending, wait_budget) for name, limit in limits.items()
+        }
+        self.default = self.by_model[default]
+
+    def __getitem__(self, model: str) -> Slots:
+        return self.by_model[model]
+
+    @property
+    def in_flight(self) -> int:
+        return sum(s.in_flight for s in self.by_model.values())
+
+    @property
+    def pending(self) -> int:
+        return sum(s.pending for s in self.by_model.values())
+
+    @property
+    def capacity(self) -> int:
+        return sum(s.capacity for s in self.by_model.values())
+
+    def check_admission(self) -> None:
+        """Before a form says which model it wants: refuse only if no model could take it."""
+        refusals: list[ServerBusy] = []
+        for slots in self.by_model.values():
+            try:
+                slots.check_admission()
+            except ServerBusy as busy:
+                refusals.append(busy)
+            else:
+                return
+        raise min(refusals, key=lambda busy: float(busy.headers["Retry-After"]))
+
+    def shutdown(self) -> None:
+        for slots in self.by_model.values():
+            slots.shutdown()

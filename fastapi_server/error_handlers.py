@@ -38,6 +38,7 @@ CORE_STATUS: dict[type[core.TranscriptionError], int] = {
     core.InvalidS3Uri: 422,
     core.UnknownLanguage: 422,
     core.UnsupportedLanguage: 422,
+    core.UnknownModel: 422,
     core.TargetNotAllowed: 403,
     core.StorageAccessDenied: 403,
     core.SourceChanged: 409,

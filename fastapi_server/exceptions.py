@@ -14,6 +14,7 @@ __all__ = [
     "ApiError",
     "InvalidRequest",
     "NoApiKeys",
+    "NoSpeech",
     "NotFound",
     "NotReady",
     "RateLimited",
@@ -64,6 +65,13 @@ class UnsupportedContentType(ApiError):
 class InvalidRequest(ApiError):
     status = 422
     code = "invalid_request"
+
+
+class NoSpeech(ApiError):
+    """Language detection heard nothing to detect (every window silent)."""
+
+    status = 422
+    code = "no_speech"
 
 
 def _retry_after(seconds: float) -> dict[str, str]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Iterator
 
-from fastapi_server.concurrency import Slots
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from fastapi_server.concurrency import ModelSlots
+from transcription.inference.engines.pool import ModelPool
 
 __all__ = ["Metrics"]
 
@@ -55,19 +60,24 @@ class Metrics:
             "/transcribe-s3 requests that shared a run already in flight.",
             registry=r,
         )  # fmt: skip
-        self.in_flight = Gauge(f"{PREFIX}_in_flight", "Transcriptions running now.", registry=r)
+        self.in_flight = Gauge(
+            f"{PREFIX}_in_flight", "Transcriptions running now (every model).", registry=r
+        )
         self.pending = Gauge(
             f"{PREFIX}_pending", "Requests waiting for a transcription slot.", registry=r
         )
         self.capacity = Gauge(
-            f"{PREFIX}_capacity", "Transcription slots (CONCURRENCY).", registry=r
+            f"{PREFIX}_capacity", "Transcription slots (CONCURRENCY per model, summed).", registry=r
         )
+        # process_resident_memory_bytes & co.: a model unloaded shows as a drop.
+        ProcessCollector(registry=r)
 
-    def watch(self, slots: Slots) -> None:
-        """Report the slots' live state at every scrape."""
+    def watch(self, slots: ModelSlots, pool: ModelPool) -> None:
+        """Report the slots' and the models' live state at every scrape."""
         self.in_flight.set_function(lambda: slots.in_flight)
         self.pending.set_function(lambda: slots.pending)
         self.capacity.set(slots.capacity)
+        self.registry.register(ModelCollector(pool, slots))
 
     def transcribed(self, route: str, audio_seconds: float, processing_seconds: float) -> None:
         self.model_runs.labels(route).inc()
@@ -75,3 +85,37 @@ class Metrics:
         self.processing_seconds.labels(route).observe(processing_seconds)
         if audio_seconds > 0:
             self.realtime_factor.labels(route).observe(processing_seconds / audio_seconds)
+
+
+class ModelCollector(Collector):
+    """Per-model gauges, read from the pool and the slots at every scrape."""
+
+    def __init__(self, pool: ModelPool, slots: ModelSlots) -> None:
+        self.pool = pool
+        self.slots = slots
+
+    def collect(self) -> Iterator[Metric]:
+        def family(name: str, text: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"{PREFIX}_{name}", text, labels=["model"])
+
+        loaded = family("model_loaded", "1 while the model is loaded, 0 when it is not.")
+        in_use = family("model_in_flight", "Transcriptions running on the model now.")
+        peak = family("model_in_flight_peak", "The most transcriptions run at once on the model.")
+        limit = family("model_capacity", "Transcriptions the model may run at once.")
+        pending = family("model_pending", "Requests waiting for one of the model's slots.")
+        unloads = family("model_unloads", "Times the model was unloaded as idle.")
+        statuses = self.pool.status()
+        for model in statuses:
+            labels = [model.name]
+            loaded.add_metric(labels, 1.0 if model.loaded else 0.0)
+            in_use.add_metric(labels, model.in_use)
+            peak.add_metric(labels, model.peak_in_use)
+            limit.add_metric(labels, model.limit)
+            pending.add_metric(labels, self.slots[model.name].pending)
+            unloads.add_metric(labels, model.unloads)
+        yield from (loaded, in_use, peak, limit, pending, unloads)
+        yield GaugeMetricFamily(
+            f"{PREFIX}_models_loaded",
+            "Models loaded now.",
+            value=sum(model.loaded for model in statuses),
+        )

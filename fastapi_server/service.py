@@ -16,7 +16,9 @@ import anyio.to_thread
 from fastapi_server.exceptions import NotReady
 from fastapi_server.state import ServerState
 from transcription.exceptions import SourceMissing, TranscriptExists
-from transcription.inference.engines import Engine, TranscribeOptions
+from transcription.inference.audio import Audio
+from transcription.inference.engines import TranscribeOptions
+from transcription.inference.engines.pool import ModelPool
 from transcription.inference.service import download, publish, transcribe_audio
 from transcription.layout import OutputPolicy, normalize_etag, parse_s3_uri
 from transcription.logging import append_keys
@@ -25,8 +27,11 @@ from transcription.store import TranscriptStore
 from transcription.transcript import Transcript
 
 __all__ = [
+    "OPENAI_DEFAULT_MODELS",
     "S3Result",
     "S3Target",
+    "choose_model",
+    "engine_of",
     "output_policy",
     "resolve_target",
     "server_timing",
@@ -56,12 +61,24 @@ class S3Result:
     target: S3Target
 
 
-def engine_of(state: ServerState) -> Engine:
+# OpenAI clients send a model name of OpenAI's; it means "the server's default model".
+OPENAI_DEFAULT_MODELS = frozenset({"whisper-1"})
+
+
+def engine_of(state: ServerState) -> ModelPool:
+    """The model pool, once the default model is loaded (503 ``not_ready`` until then)."""
     if state.engine is None:
         if state.status == "failed":
             raise NotReady("the model failed to load; see the server log", retry_after=60)
         raise NotReady()
-    return state.engine
+    return state.pool
+
+
+def choose_model(state: ServerState, requested: str | None, field: str = "model") -> str:
+    """The pool's name for a request's ``model`` (422 ``unknown_model`` if not in MODELS)."""
+    if requested in OPENAI_DEFAULT_MODELS:
+        return state.pool.default
+    return state.pool.resolve(requested, field)
 
 
 def output_policy(state: ServerState) -> OutputPolicy:
@@ -88,12 +105,18 @@ def resolve_target(
 
 
 async def transcribe_file(
-    state: ServerState, path: Path, options: TranscribeOptions, queued_at: str
+    state: ServerState, path: Path | Audio, options: TranscribeOptions, queued_at: str
 ) -> Transcript:
-    """Decode and transcribe an uploaded file in a slot (``route: "api"``, not stored)."""
-    engine = engine_of(state)
-    transcript = await state.slots.run(
-        transcribe_audio, engine, path, options, state.settings.engine.max_audio_seconds
+    """Decode and transcribe an uploaded file in a slot of ``options.model`` (``route:
+    "api"``, not stored); ``path`` may also be audio decoded already."""
+    pool = engine_of(state)
+    model = choose_model(state, options.model)
+    transcript = await state.slots[model].run(
+        transcribe_audio,
+        pool,
+        path,
+        replace(options, model=model),
+        state.settings.engine.max_audio_seconds,
     )
     _count(state, "api", transcript)
     return transcript.with_context(
@@ -119,14 +142,16 @@ async def transcribe_s3(
     Returns ``(result, joined)``; ``joined`` when this request shared a run in flight.
     """
     engine_of(state)
+    options = replace(options, model=choose_model(state, options.model))
     append_keys(s3_key=target.key, output_key=target.output_key)
 
     async def run() -> S3Result:
         return await _transcribe_s3(state, target, options, queued_at, etag)
 
-    # Keyed by audio version too: a re-upload must not join the run for the old content.
+    # Keyed by audio version and model too: a re-upload (or another model) must not join
+    # the run for the old content.
     version = f"#{normalize_etag(etag)}" if etag else ""
-    run_key = f"{target.output_bucket}/{target.output_key}{version}"
+    run_key = f"{target.output_bucket}/{target.output_key}{version}@{options.model}"
     result, joined = await state.in_flight.run(run_key, run)
     if joined:
         state.metrics.dedupe_joins.inc()
@@ -161,7 +186,10 @@ async def _transcribe_s3(
         )
         return _done(state, S3Result(existing, "existing", target))
 
-    transcript = await state.slots.run(_download_and_transcribe, state, target, etag, options)
+    assert options.model is not None  # chosen by transcribe_s3
+    transcript = await state.slots[options.model].run(
+        _download_and_transcribe, state, target, etag, options
+    )
     _count(state, "direct", transcript)
     transcript = transcript.with_context(
         route="direct", timings=replace(transcript.timings, queued_at=queued_at)

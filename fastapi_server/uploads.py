@@ -60,9 +60,10 @@ class _Part:
 class _Receiver:
     """The parser's callbacks: collect fields, buffer file data, enforce the limits."""
 
-    def __init__(self, upload: Upload, max_bytes: int) -> None:
+    def __init__(self, upload: Upload, max_bytes: int, file_field: str = FILE_FIELD) -> None:
         self.upload = upload
         self.max_bytes = max_bytes
+        self.file_field = file_field
         self.part = _Part()
         self.parts = 0
         self.header_name = b""
@@ -93,9 +94,9 @@ class _Receiver:
         if b"name" not in options:
             raise InvalidRequest("a multipart part has no name in its Content-Disposition")
         self.part.name = _text(options[b"name"], "a form field name")
-        if self.part.name == FILE_FIELD:
+        if self.part.name == self.file_field:
             if self.upload.path is not None:
-                raise InvalidRequest(f"only one {FILE_FIELD!r} may be sent")
+                raise InvalidRequest(f"only one {self.file_field!r} may be sent")
             self.part.is_file = True
             filename = options.get(b"filename")
             self.upload.filename = _text(filename, "the file name") if filename else None
@@ -157,10 +158,12 @@ def _too_large(max_bytes: int) -> UploadTooLarge:
     return UploadTooLarge(f"the upload is larger than MAX_UPLOAD_MB ({max_bytes / MIB:g} MB)")
 
 
-def _boundary(request: Request) -> bytes:
+def _boundary(request: Request, file_field: str) -> bytes:
     content_type, options = parse_options_header(request.headers.get("content-type"))
     if content_type != b"multipart/form-data":
-        raise UnsupportedContentType("send the audio as multipart/form-data with a 'file' field")
+        raise UnsupportedContentType(
+            f"send the audio as multipart/form-data with a {file_field!r} field"
+        )
     boundary = options.get(b"boundary")
     if not boundary:
         raise InvalidRequest("the multipart/form-data Content-Type has no boundary")
@@ -174,15 +177,18 @@ def _check_declared_length(request: Request, max_bytes: int) -> None:
 
 
 @contextlib.asynccontextmanager
-async def receive_upload(request: Request, max_bytes: int) -> AsyncIterator[Upload]:
+async def receive_upload(
+    request: Request, max_bytes: int, file_field: str = FILE_FIELD
+) -> AsyncIterator[Upload]:
     """Stream the request's multipart body; the file lands in a temp file removed on exit.
 
+    ``file_field`` names the file part (``file``; whisper-asr-webservice's ``audio_file``).
     Raises 413 (:class:`UploadTooLarge`), 415 (not multipart) or 422 (malformed form).
     """
-    boundary = _boundary(request)
+    boundary = _boundary(request, file_field)
     _check_declared_length(request, max_bytes)
     upload = Upload()
-    receiver = _Receiver(upload, max_bytes)
+    receiver = _Receiver(upload, max_bytes, file_field)
     parser = MultipartParser(
         boundary,
         {
@@ -214,7 +220,7 @@ async def receive_upload(request: Request, max_bytes: int) -> AsyncIterator[Uplo
         finally:
             receiver.close()
         if upload.path is None:
-            raise InvalidRequest(f"the multipart field {FILE_FIELD!r} (the audio file) is required")
+            raise InvalidRequest(f"the multipart field {file_field!r} (the audio file) is required")
         yield upload
     finally:
         if upload.path is not None:

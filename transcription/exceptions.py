@@ -33,6 +33,12 @@ class NotAudio(AudioError):
     code = "not_audio"
 
 
+class InvalidPcm(NotAudio):
+    """Raw PCM (``encode=false``) that cannot be 16-bit samples: an odd byte count."""
+
+    code = "invalid_pcm"
+
+
 class EmptyAudio(AudioError):
     """Zero bytes, or a container with no samples."""
 
@@ -166,6 +172,19 @@ class EngineError(TranscriptionError):
 
 class UnknownEngine(SettingsError):
     code = "unknown_engine"
+
+
+class UnknownModel(TranscriptionError):
+    """A request (or job) named a model this process does not serve (not in MODELS)."""
+
+    code = "unknown_model"
+
+    def __init__(self, value: str, allowed: tuple[str, ...], field: str = "model") -> None:
+        super().__init__(
+            f"{field}={value!r} is not a model served here; choose one of {', '.join(allowed)}"
+        )
+        self.value = value
+        self.field = field
 
 
 class ModelChecksumMismatch(SettingsError):

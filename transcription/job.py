@@ -52,10 +52,13 @@ class Job:
     enqueued_at: str = field(default_factory=utc_now)
     trace_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     version: int = JOB_VERSION
+    model: str | None = None  # one of the worker's MODELS (the jobs API sets it); None: MODEL
 
     def to_json(self) -> str:
         data = asdict(self)
         data["options"]["formats"] = list(self.options.formats)
+        if self.model is None:
+            del data["model"]  # the router's messages stay as they were
         ordered = {"version": data.pop("version"), **data}
         return json.dumps(ordered, ensure_ascii=False)
 
@@ -108,4 +111,12 @@ class Job:
             options=options,
             enqueued_at=data.get("enqueued_at") or utc_now(),
             trace_id=data.get("trace_id") or uuid.uuid4().hex,
+            model=_optional_text(data, "model"),
         )
+
+
+def _optional_text(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    return value or None

@@ -147,7 +147,13 @@ class EngineSettings:
     batch_size: int = 1  # > 1 uses the batched pipeline
     beam_size: int = 5
     cpu_threads: int = 0  # 0: let CTranslate2 decide
-    concurrency: int = 1  # transcriptions that may run at once on one loaded model
+    concurrency: int = 1  # transcriptions that may run at once on one loaded model (per model)
+    # Several models per process (transcription.inference.engines.pool): the names requests
+    # may choose (default: MODEL only), per-model overrides of CONCURRENCY ("base=1,tiny.en=2"),
+    # and how long a model other than MODEL may stay idle before it is unloaded (0: never).
+    models: tuple[str, ...] = ()
+    model_concurrency: tuple[str, ...] = ()
+    model_idle_unload_seconds: float = 0.0
     max_audio_seconds: float = 3 * 60 * 60
     whisperx_align: bool = True
     whisperx_diarize: bool = False

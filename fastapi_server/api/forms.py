@@ -56,15 +56,17 @@ def parse_form(form: type[F], upload: Upload) -> F:
 
 @contextlib.asynccontextmanager
 async def receive_form(
-    request: Request, state: ServerState, form: type[F]
+    request: Request, state: ServerState, form: type[F], file_field: str = FILE_FIELD
 ) -> AsyncIterator[tuple[Path, F]]:
     """Refuse early (not ready, or busy) before reading a byte; then stream the upload.
 
+    The form names the model only once read, so the early refusal is for a server on which
+    no model could take the request; the chosen model's slots refuse the rest.
     Yields the uploaded file's temp path (removed afterwards) and the validated form.
     """
     engine_of(state)
     state.slots.check_admission()
-    async with receive_upload(request, state.settings.max_upload_bytes) as upload:
+    async with receive_upload(request, state.settings.max_upload_bytes, file_field) as upload:
         assert upload.path is not None  # receive_upload insists on the file
         yield upload.path, parse_form(form, upload)
 

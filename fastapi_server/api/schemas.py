@@ -10,6 +10,7 @@ from transcription.exceptions import UnknownLanguage, UnsupportedLanguage
 from transcription.languages import whisper_language
 
 __all__ = [
+    "DetectedLanguage",
     "ErrorBody",
     "HealthResponse",
     "ModelList",
@@ -98,6 +99,9 @@ Language = Annotated[
 # malformed one gets its own error code (invalid_s3_uri).
 S3_URI_SCHEMA = {"type": "string", "pattern": "^s3://[^/]+/.*[^/]$", "maxLength": 2048}
 Granularity = Literal["word", "segment"]
+
+
+MODEL_DESCRIPTION = "One of MODELS (GET /v1/models); empty: the default MODEL."
 
 
 # --- health ------------------------------------------------------------------------------
@@ -200,6 +204,7 @@ class TranscribeForm(BaseModel):
 
     language: Language = Field(None, description="ISO 639-1 or 639-3 code; empty to detect.")
     response_format: Literal["json", "verbose_json", "text", "txt", "srt", "vtt", "tsv"] = "json"
+    model: str | None = Field(None, max_length=256, description=MODEL_DESCRIPTION)
 
 
 # --- /transcribe-s3 ----------------------------------------------------------------------
@@ -219,6 +224,7 @@ class TranscribeS3Request(BaseModel):
     )
     language: Language = Field(None, max_length=16, description="ISO-639-1 code; null to detect.")
     return_text: bool = Field(True, description="false: leave text and segments out of the answer.")
+    model: str | None = Field(None, max_length=256, description=MODEL_DESCRIPTION)
     etag: str | None = Field(
         None,
         max_length=256,
@@ -250,7 +256,8 @@ class OpenAIForm(BaseModel):
     model: str = Field(
         "whisper-1",
         max_length=256,
-        description="Accepted for compatibility; the server's loaded model is used.",
+        description="One of MODELS (GET /v1/models); `whisper-1` (OpenAI's name) and empty "
+        "mean the default MODEL.",
     )
     language: Language = Field(None, description="ISO-639-1 code (transcriptions only).")
     prompt: str | None = Field(None, max_length=4000)
@@ -307,8 +314,20 @@ class ModelObject(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str
+    loaded: bool = Field(description="In memory now; false: loads on first use.")
+    default: bool = Field(description="The default MODEL (used when a request names none).")
+    capacity: int = Field(description="Transcriptions it may run at once (CONCURRENCY).")
 
 
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelObject]
+
+
+# --- whisper-asr-webservice --------------------------------------------------------------
+class DetectedLanguage(BaseModel):
+    """``POST /detect-language``: the shape whisper-asr-webservice answers (Bazarr reads it)."""
+
+    detected_language: str = Field(description="Whisper's lower-case English name: `spanish`.")
+    language_code: str = Field(description="Whisper's code (ISO 639-1 mostly): `es`.")
+    confidence: float | None = Field(None, description="The winner's mean probability.")

@@ -121,6 +121,26 @@ def start_server(
         )
 
 
+@contextlib.contextmanager
+def server_with_bucket(
+    moto_url: str, tmp_path_factory: pytest.TempPathFactory, **settings: str | int | float
+) -> Iterator[Server]:
+    """A server on a fresh audio bucket with one key, its own model cache and ``settings``."""
+    with moto_environment(moto_url):
+        bucket = f"audio-{secrets.token_hex(5)}"
+        s3_client(moto_url).create_bucket(Bucket=bucket)
+        env = server_env(
+            moto_url,
+            bucket,
+            new_key(),
+            model_cache_dir=str(tmp_path_factory.mktemp("model-cache")),
+            **settings,
+        )
+        log_path = tmp_path_factory.mktemp("server") / "server.log"
+        with start_server(env, log_path) as started:
+            yield started
+
+
 # --- audio -------------------------------------------------------------------------------
 def concat_wavs(paths: list[Path], silence_seconds: float = 0.7, repeat: int = 1) -> bytes:
     """The 16 kHz mono wavs in ``paths`` (``repeat`` times over) joined by short silences."""

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +19,7 @@ import pytest
 
 from transcription.exceptions import SettingsError
 from transcription.inference.engines import TranscribeOptions, load_engine
+from transcription.inference.engines.pool import ModelPool
 from transcription.settings import EngineSettings
 from transcription.transcript import Transcript
 
@@ -193,3 +195,20 @@ def test_language_codes_are_normalised_and_unknown_ones_refused(whisperx: Module
     assert whisperx.calls_to("FasterWhisperPipeline.transcribe")[-1]["language"] == "es"
     with pytest.raises(UnknownLanguage, match="'xx'"):
         engine.transcribe(FIVE_SECONDS, TranscribeOptions(language="xx"))
+
+
+def test_the_model_pool_unloads_an_idle_whisperx_model_and_closes_it(
+    whisperx: ModuleType,
+) -> None:
+    now = [0.0]
+    settings = replace(EngineSettings(**GPU), models=("medium",), model_idle_unload_seconds=60)
+    pool = ModelPool(settings, clock=lambda: now[0])
+    pool.preload()
+    transcript = pool.transcribe(FIVE_SECONDS, TranscribeOptions(model="medium", language="en"))
+    assert transcript.model == "medium"
+    with pool.use("medium") as medium:
+        pass
+    now[0] += 61
+    assert pool.unload_idle() == ["medium"]
+    assert medium.pipeline is None  # type: ignore[attr-defined]  # closed: weights dropped
+    assert pool.loaded("large-v3") is not None  # the default stays

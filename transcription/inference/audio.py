@@ -17,7 +17,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
-from transcription.exceptions import AudioTooLong, EmptyAudio, NotAudio
+from transcription.exceptions import AudioTooLong, EmptyAudio, InvalidPcm, NotAudio
 
 __all__ = ["SAMPLE_RATE", "Audio", "decode_audio", "probe_duration"]
 
@@ -107,3 +107,21 @@ def _decode_stream(container: av.container.InputContainer, max_seconds: float | 
         # A damaged tail: keep what decoded, as ffmpeg itself does.
         log.warning("audio decoding stopped early: %s", error)
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
+def decode_pcm(path: str | Path, max_seconds: float | None = None) -> Audio:
+    """Raw 16 kHz mono signed 16-bit little-endian PCM (no header), as ffmpeg's ``-f s16le``
+    writes it: what whisper-asr-webservice's clients send with ``encode=false``.
+
+    Raises :class:`EmptyAudio`, :class:`InvalidPcm` (an odd byte count) or :class:`AudioTooLong`.
+    """
+    size = Path(path).stat().st_size
+    if size == 0:
+        raise EmptyAudio("the file is empty (0 bytes)")
+    if size % 2:
+        raise InvalidPcm("raw PCM (encode=false) must be 16-bit samples: the byte count is odd")
+    seconds = size / 2 / SAMPLE_RATE
+    if max_seconds is not None and seconds > max_seconds:
+        raise AudioTooLong(seconds, max_seconds)
+    samples = np.fromfile(path, dtype="<i2").astype(np.float32) / 32768.0
+    return Audio.from_samples(samples)

@@ -14,6 +14,9 @@ usage or settings error). The engine is loaded once, from the same settings as t
 (``ENGINE``, ``MODEL``, ``DEVICE``, ``MAX_AUDIO_SECONDS``…), and each file goes through
 :func:`transcription.inference.service.transcribe_audio`, the code path the server and worker use.
 
+``transcription-router plan …`` is the capacity planner (:mod:`transcription.planner.command`):
+GPUs and monthly cost of a workload against AWS Transcribe. It loads no engine.
+
 ``--language`` takes an ISO 639-1 or 639-3 code; without it the language is detected over
 the whole file, and a line on stderr names it (``FILE: detected language es (probability
 0.97; windows: es 5)``), as does the transcript JSON. The transcript's warnings (mixed
@@ -39,6 +42,7 @@ from typing import TYPE_CHECKING
 from transcription.exceptions import SettingsError, TranscriptionError
 from transcription.languages import whisper_language
 from transcription.logging import configure
+from transcription.planner.command import add_plan_parser, run_plan
 
 if TYPE_CHECKING:
     from transcription.inference.engines.base import Engine, TranscribeOptions
@@ -57,7 +61,8 @@ log = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Transcribe audio files with the router's engine."
+        prog=PROG,
+        description="Transcribe audio files with the router's engine, or plan capacity.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     transcribe = commands.add_parser(
@@ -88,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write DIR/<file name>.<format> (default with several files: the current folder)",
     )
     transcribe.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    add_plan_parser(commands)
     return parser
 
 
@@ -100,6 +106,8 @@ def _language(value: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "plan":
+        return run_plan(args, PROG)
     configure(PROG, level=logging.INFO if args.verbose else logging.WARNING)
     return transcribe_files(args)
 
@@ -220,3 +228,7 @@ def _note(line: str) -> None:
     from tqdm import tqdm
 
     tqdm.write(line, file=sys.stderr)
+
+
+if __name__ == "__main__":  # python -m transcription.inference.cli
+    raise SystemExit(main())

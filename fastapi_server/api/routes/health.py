@@ -23,7 +23,7 @@ router = APIRouter(tags=["health"])
     summary="Readiness and load: ready, busy, in flight, pending",
 )
 async def health(state: StateDep) -> JSONResponse:
-    load = state.slots.load()
+    load = state.slots.default.load()  # the default model's: the router's question
     engine = state.engine
     drain = state.drain  # queued jobs while idle: they never make the server busy
     busy = load.busy if drain is None else drain.busy(load)

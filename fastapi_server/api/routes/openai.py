@@ -2,8 +2,9 @@
 
 ``POST /v1/audio/transcriptions`` and ``/v1/audio/translations`` take OpenAI's multipart
 form (``file``, ``model``, ``language``, ``prompt``, ``response_format``, ``temperature``,
-``timestamp_granularities[]``); ``model`` is accepted and the loaded model answers.
-Nothing is stored (``route: "api"``).
+``timestamp_granularities[]``); ``model`` chooses one of ``MODELS`` (``whisper-1``, OpenAI's
+name, means the default ``MODEL``). Nothing is stored (``route: "api"``).
+``GET /v1/models`` lists every model a request may choose, loaded or not.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from fastapi_server.exceptions import NotFound
 from fastapi_server.service import server_timing, transcribe_file
 from transcription import formats
 from transcription.inference.engines import TranscribeOptions
+from transcription.inference.engines.pool import ModelStatus
 from transcription.transcript import Transcript, utc_now
 
 __all__ = ["router"]
@@ -80,9 +82,14 @@ async def translations(request: Request, state: StateDep, caller: CallerDep) -> 
     return await _audio(request, state, "translate")
 
 
-@router.get("/models", response_model=ModelList, responses=errors(401, 429), summary="Models")
+@router.get(
+    "/models",
+    response_model=ModelList,
+    responses=errors(401, 429),
+    summary="Models: loaded, and loadable on first use",
+)
 async def list_models(state: StateDep, caller: CallerDep) -> ModelList:
-    return ModelList(data=[_model(state.settings.engine.model)])
+    return ModelList(data=[_model(status) for status in state.pool.status()])
 
 
 @router.get(
@@ -92,13 +99,21 @@ async def list_models(state: StateDep, caller: CallerDep) -> ModelList:
     summary="One model",
 )
 async def get_model(model_id: str, state: StateDep, caller: CallerDep) -> ModelObject:
-    if model_id != state.settings.engine.model:
-        raise NotFound(f"model {model_id!r} is not served here")
-    return _model(model_id)
+    for status in state.pool.status():
+        if status.name == model_id:
+            return _model(status)
+    raise NotFound(f"model {model_id!r} is not served here")
 
 
-def _model(name: str) -> ModelObject:
-    return ModelObject(id=name, created=_STARTED, owned_by=OWNER)
+def _model(status: ModelStatus) -> ModelObject:
+    return ModelObject(
+        id=status.name,
+        created=_STARTED,
+        owned_by=OWNER,
+        loaded=status.loaded,
+        default=status.default,
+        capacity=status.limit,
+    )
 
 
 async def _audio(request: Request, state: StateDep, task: str) -> Response:
@@ -114,6 +129,7 @@ async def _audio(request: Request, state: StateDep, task: str) -> Response:
             or (fmt == "verbose_json" and "word" in granularities),
             prompt=form.prompt,
             temperature=form.temperature,
+            model=form.model,
         )
         transcript = await transcribe_file(state, path, options, queued_at)
     if fmt in _TEXT_TYPES:

@@ -37,7 +37,7 @@ async def transcribe_from_s3(
 ) -> JSONResponse:
     queued_at = utc_now()
     target = resolve_target(output_policy(state), body.s3_input_path, body.s3_output_path)
-    options = TranscribeOptions(language=body.language)
+    options = TranscribeOptions(language=body.language, model=body.model)
     result, _ = await transcribe_s3(state, target, options, queued_at, body.etag)
     return JSONResponse(_answer(result, body.return_text))
 

@@ -43,7 +43,7 @@ TEXT_FORMATS = {"text": "txt"}  # aliases: the earlier endpoint said "text"
 async def transcribe(request: Request, state: StateDep, caller: CallerDep) -> Response:
     queued_at = utc_now()
     async with receive_form(request, state, TranscribeForm) as (path, form):
-        options = TranscribeOptions(language=form.language)
+        options = TranscribeOptions(language=form.language, model=form.model)
         transcript = await transcribe_file(state, path, options, queued_at)
     fmt = TEXT_FORMATS.get(form.response_format, form.response_format)
     return Response(

@@ -32,6 +32,7 @@ class TranscribeOptions:
     word_timestamps: bool = True
     prompt: str | None = None
     temperature: float | None = None  # None: the engine's fallback schedule
+    model: str | None = None  # which model of a ModelPool; None: the default (MODEL)
 
     def for_whisper(self) -> TranscribeOptions:
         """A copy whose ``language`` is the code Whisper uses (``spa`` → ``es``)."""

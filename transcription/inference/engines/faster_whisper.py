@@ -97,6 +97,30 @@ class FasterWhisperEngine:
     def multilingual(self) -> bool:
         return bool(self.whisper.model.is_multilingual)
 
+    def detect_language(self, audio: np.ndarray) -> LanguageDetection | None:
+        """The language over the whole file (``None``: silent), without transcribing.
+
+        An English-only model detects with :data:`PROBE_MODEL`; without it there is no way
+        to tell, which is an :class:`UnsupportedLanguage`.
+        """
+        if self.detector is None:
+            raise UnsupportedLanguage(
+                "",
+                f"model {self.model} is English-only and no multilingual model is installed "
+                "to detect the language",
+                field="model",
+            )
+        try:
+            return self.detector.detect(audio)
+        except (RuntimeError, ValueError) as error:
+            raise EngineError(f"faster-whisper failed: {error}") from error
+
+    def close(self) -> None:
+        """Free the weights now (the pool unloads idle models); the engine is unusable after."""
+        self.whisper.model.unload_model()
+        self.pipeline = None
+        self.detector = None
+
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions) -> Transcript:
         options = options.for_whisper()
         warnings: list[str] = []
