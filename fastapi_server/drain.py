@@ -24,8 +24,11 @@ direct work runs too, ``busy`` is the slots' own answer (see
 
 **Failures** are settled as the batch worker settles them
 (:class:`~batch_worker.failures.FailureHandler`): an error record for a permanent failure,
-a backoff for a transient one. A message that is no job at all, or names buckets or keys the
-server may not use, is returned at once for a worker to dead-letter.
+a backoff for a transient one; a task of a canceled batch job is dropped, as the worker drops
+it. A message the server cannot do (no job at all, buckets or keys it may not use, a
+translation, a model not in its MODELS, audio outside ``INPUT_PREFIX``) is returned at once
+for a worker, and the drain pauses ``SKIP_SECONDS`` so it does not take the same message
+again and again.
 """
 
 from __future__ import annotations
@@ -40,16 +43,18 @@ from typing import Any
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from batch_worker.cancel import CanceledJobs
 from batch_worker.consumer import JobConsumer, Received
 from batch_worker.failures import FailureHandler
 from batch_worker.heartbeat import Heartbeat
 from batch_worker.metrics import JobMetrics
 from batch_worker.processor import Stores
 from fastapi_server.concurrency import Load
-from fastapi_server.service import S3Target, output_policy, resolve_target, transcribe_s3
+from fastapi_server.exceptions import NotForTheServer
+from fastapi_server.service import S3Target, output_policy, transcribe_s3
 from fastapi_server.settings import DrainSettings
 from fastapi_server.state import ServerState
-from transcription.exceptions import InvalidS3Uri, MalformedJob, TargetNotAllowed
+from transcription.exceptions import MalformedJob, TargetNotAllowed
 from transcription.inference.engines import TranscribeOptions
 from transcription.job import Job
 from transcription.logging import log_context
@@ -63,6 +68,10 @@ HEARTBEAT_SECONDS = 10.0
 RETRY_BACKOFF_SECONDS = 30.0  # first backoff of a transient failure, as the worker's default
 METRICS_NAMESPACE = "TranscriptionRouter"  # the per-job lines, as the worker writes them
 IDLE_POLL_SECONDS = 0.1  # how often a paused drain looks again
+# After returning a job the server cannot do (another job type, model or policy): pause this
+# long, so the same message is not received again and again (each receive counts toward the
+# queue's maxReceiveCount).
+SKIP_SECONDS = 60.0
 ROUTE = "drain"
 
 
@@ -72,12 +81,22 @@ class QueueDrain:
     def __init__(self, state: ServerState, settings: DrainSettings, sqs: Any) -> None:
         self.state = state
         self.settings = settings
-        # One consumer per queue, highest priority first, each with its own heartbeat.
-        self.queues = [
-            JobConsumer(sqs, url, "", Heartbeat(sqs, url, VISIBILITY_SECONDS, HEARTBEAT_SECONDS))
-            for url in settings.queue_urls
-        ]
+        # The batch worker's consumer: highest queue first, each message settled on its own
+        # queue, renewed by one heartbeat. No DLQ: a message that is no job goes back instead.
+        urls = settings.queue_urls
+        self.heartbeat = Heartbeat(sqs, urls[0], VISIBILITY_SECONDS, HEARTBEAT_SECONDS)
+        self.jobs = JobConsumer(
+            sqs,
+            urls,
+            "",
+            self.heartbeat,
+            priority_wait_seconds=max(1, settings.drain_wait_seconds // len(urls)),
+        )
         self.metrics = JobMetrics(METRICS_NAMESPACE)
+        self.policy = output_policy(state)
+        self.canceled = CanceledJobs(state.s3, self.policy)  # the worker's cancel check
+        self._models = {model.name for model in state.pool.status()}
+        self._skip_until = -math.inf  # monotonic: after returning a job the server cannot do
         self.running = 0  # drained jobs running now (0 or 1)
         self.taken = 0  # messages taken and run since start
         self._direct = 0  # direct requests in flight
@@ -101,6 +120,7 @@ class QueueDrain:
             and slots.in_flight == 0
             and slots.pending == 0
             and time.monotonic() - self._direct_ended >= self.settings.drain_quiet_seconds
+            and time.monotonic() >= self._skip_until
         )
 
     def busy(self, load: Load) -> bool:
@@ -111,8 +131,7 @@ class QueueDrain:
 
     # --- the task ------------------------------------------------------------------------
     def start(self) -> None:
-        for consumer in self.queues:
-            consumer.heartbeat.start()
+        self.heartbeat.start()
         self._task = asyncio.create_task(self._run(), name="queue-drain")
         log.info("draining %s while idle", ", ".join(self.settings.queue_urls))
 
@@ -121,10 +140,9 @@ class QueueDrain:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for consumer in self.queues:
-            await anyio.to_thread.run_sync(consumer.release_all)  # a job cut short goes back
-            consumer.close()
-            consumer.heartbeat.stop()
+        await anyio.to_thread.run_sync(self.jobs.release_all)  # a job cut short goes back
+        self.jobs.close()
+        self.heartbeat.stop()
 
     async def _run(self) -> None:
         while True:
@@ -139,58 +157,66 @@ class QueueDrain:
                 continue
             if taken is None:
                 continue
-            consumer, message = taken
             if not self.may_take():  # a direct request came during the receive
-                await anyio.to_thread.run_sync(consumer.release, message, 0)
+                await anyio.to_thread.run_sync(self.jobs.release, taken, 0)
                 continue
-            await self._run_one(consumer, message)
+            await self._run_one(taken)
 
-    async def _receive(self) -> tuple[JobConsumer, Received] | None:
+    async def _receive(self) -> Received | None:
         """One message, from the highest-priority queue that has one."""
-        wait = max(1, self.settings.drain_wait_seconds // len(self.queues))
-        for consumer in self.queues:
-            messages = await anyio.to_thread.run_sync(consumer.receive, 1, wait)
-            if messages:
-                return consumer, messages[0]
-            if not self.may_take():
-                return None
-        return None
+        wait = self.settings.drain_wait_seconds
+        messages = await anyio.to_thread.run_sync(self.jobs.receive, 1, wait, 1)
+        return messages[0] if messages else None
 
-    async def _run_one(self, consumer: JobConsumer, message: Received) -> None:
+    async def _run_one(self, message: Received) -> None:
         with log_context(message_id=message.message_id, route=ROUTE):
             try:
                 job = Job.from_json(message.body)
                 target = self._target(job)
-            except (MalformedJob, TargetNotAllowed, InvalidS3Uri) as error:
+            except (MalformedJob, TargetNotAllowed, NotForTheServer) as error:
                 log.warning("not a job for this server (%s); returned for a worker", error)
-                await anyio.to_thread.run_sync(consumer.release, message, 0)
+                await anyio.to_thread.run_sync(self.jobs.release, message, 0)
+                self._skip_until = time.monotonic() + SKIP_SECONDS
+                return
+            if job.job_id is not None and await anyio.to_thread.run_sync(
+                self.canceled.is_canceled, job.job_id
+            ):
+                log.info("job %s is canceled: its task is dropped", job.job_id)
+                self.jobs.delete(message)
                 return
             self.running += 1
             try:
                 outcome = await self._transcribe(job, target)
             except Exception as error:  # noqa: BLE001 - settled as the worker settles it
                 failures = FailureHandler(
-                    consumer, Stores(self.state.s3), self.metrics, RETRY_BACKOFF_SECONDS
+                    self.jobs, Stores(self.state.s3), self.metrics, RETRY_BACKOFF_SECONDS
                 )
                 await anyio.to_thread.run_sync(failures.handle, message, job, error)
                 return
             finally:
                 self.running -= 1
-            consumer.delete(message)
+            self.jobs.delete(message)
             self.taken += 1
             log.info("drained a queued job: %s", outcome, extra={"fields": {"s3_key": job.key}})
 
     def _target(self, job: Job) -> S3Target:
-        """The job as a /transcribe-s3 request for its audio and its output key (checked by
-        the same output policy: a job naming anything else is refused here too)."""
-        return resolve_target(
-            output_policy(self.state),
-            f"s3://{job.bucket}/{job.key}",
-            f"s3://{job.output_bucket}/{job.output_key}",
-        )
+        """The job as a /transcribe-s3 request for its audio and its output key, checked by
+        the same output policy (with the job's id, as the worker checks a batch task)."""
+        if job.job_type not in {None, "asr"} or job.tgt_lng:
+            raise NotForTheServer(f"a {job.job_type} task with target language {job.tgt_lng}")
+        if job.model is not None and job.model not in self._models:
+            raise NotForTheServer(f"model {job.model!r} is not one of this server's MODELS")
+        if not job.key.startswith(self.state.settings.storage.input_prefix):
+            # A batch item's audio may be anywhere in the bucket; the server's role reads
+            # only INPUT_PREFIX (scripts/policies/server-policy.json).
+            raise NotForTheServer(f"{job.key!r} is outside INPUT_PREFIX")
+        self.policy.check(job.bucket, job.key, job.output_bucket, job.output_key, job.job_id)
+        return S3Target(job.bucket, job.key, job.output_bucket, job.output_key)
 
     async def _transcribe(self, job: Job, target: S3Target) -> str:
-        options = TranscribeOptions(language=job.options.language, task=job.options.task)
+        options = TranscribeOptions(
+            language=job.options.language, task=job.options.task, model=job.model
+        )
         result, _ = await transcribe_s3(self.state, target, options, job.enqueued_at, job.etag)
         return result.outcome
 

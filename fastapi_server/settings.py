@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from transcription.exceptions import SettingsError
+from transcription.priority import queue_urls
 from transcription.settings import AwsSettings, EngineSettings, StorageSettings, secret
 
 __all__ = ["MIB", "DrainSettings", "ServerSettings"]
@@ -31,8 +32,8 @@ class DrainSettings:
     drain_wait_seconds: int = 5  # SQS long poll while idle (1..20)
 
     def __post_init__(self) -> None:
-        if self.server_drains_queue and not self.queue_urls:
-            raise SettingsError("SERVER_DRAINS_QUEUE=true needs QUEUE_URL (or QUEUE_URL_HIGH/LOW)")
+        if self.server_drains_queue and not self.queue_url:
+            raise SettingsError("SERVER_DRAINS_QUEUE=true needs QUEUE_URL")
         if self.drain_quiet_seconds < 0:
             raise SettingsError("DRAIN_QUIET_SECONDS must be 0 or more")
         if not 1 <= self.drain_wait_seconds <= 20:
@@ -40,9 +41,12 @@ class DrainSettings:
 
     @property
     def queue_urls(self) -> tuple[str, ...]:
-        """The queues to drain, highest priority first; a URL set twice counts once."""
-        urls = (self.queue_url_high, self.queue_url, self.queue_url_low)
-        return tuple(dict.fromkeys(url for url in urls if url))
+        """The queues to drain, highest priority first; a URL set twice (or unset: the
+        normal queue) counts once."""
+        if not self.queue_url:
+            return ()
+        by_priority = queue_urls(self.queue_url, self.queue_url_high, self.queue_url_low)
+        return tuple(dict.fromkeys(by_priority.values()))
 
     def enabled(self, on_aws: bool) -> bool:
         if self.server_drains_queue is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -52,6 +52,8 @@ class Deployment:
     queue_url: str
     dlq_url: str
     aws: AwsSettings
+    high_url: str  # the jobs API's high- and low-priority queues, drained by the worker too
+    low_url: str
     start: int  # the calls recorded before this test's components ran
 
     @property
@@ -72,6 +74,8 @@ def deployment(aws_client: Any, aws_settings: AwsSettings) -> Deployment:
         "INPUT_PREFIX": "audio/",
         "OUTPUT_PREFIX": "transcripts/",
         "JOBS_QUEUE_NAME": f"{project}-jobs",
+        "JOBS_HIGH_QUEUE_NAME": f"{project}-jobs-high",
+        "JOBS_LOW_QUEUE_NAME": f"{project}-jobs-low",
         "DLQ_NAME": f"{project}-jobs-dlq",
         "ROUTER_FAILURES_NAME": f"{project}-router-failures",
         "EVENTS_QUEUE_NAME": f"{project}-events",
@@ -94,8 +98,16 @@ def deployment(aws_client: Any, aws_settings: AwsSettings) -> Deployment:
     queue_url = sqs.create_queue(
         QueueName=names["JOBS_QUEUE_NAME"], Attributes={"RedrivePolicy": json.dumps(redrive)}
     )["QueueUrl"]
+    high_url, low_url = (
+        sqs.create_queue(QueueName=names[name], Attributes={"RedrivePolicy": json.dumps(redrive)})[
+            "QueueUrl"
+        ]
+        for name in ("JOBS_HIGH_QUEUE_NAME", "JOBS_LOW_QUEUE_NAME")
+    )
     ssm.put_parameter(Name=names["API_KEYS_PARAMETER"], Value=KEY, Type="SecureString")
-    return Deployment(names, queue_url, dlq_url, aws_settings, iam_audit.recorded_count())
+    return Deployment(
+        names, queue_url, dlq_url, aws_settings, high_url, low_url, iam_audit.recorded_count()
+    )
 
 
 def checked(d: Deployment, component: str) -> set[str]:
@@ -116,20 +128,36 @@ def test_the_worker_policy_allows_what_the_worker_calls(
     s3.delete_object(Bucket=d.bucket, Key=missing.key)
     enqueue(sqs, d.queue_url, missing)
     sqs.send_message(QueueUrl=d.queue_url, MessageBody="{not json")
+    # A batch job's s3:// item outside the input prefix (high), a canceled job's task (low).
+    job_id, canceled_id = "a" * 32, "b" * 32
+    item = replace(
+        upload_job(s3, d.bucket, "elsewhere/item.wav", samples["one"], output_key="x.json"),
+        output_key=f"transcripts/jobs/{job_id}/item.json",
+        job_id=job_id,
+        priority="high",
+    )
+    enqueue(sqs, d.high_url, item)
+    s3.put_object(Bucket=d.bucket, Key=f"transcripts/jobs/{canceled_id}/canceled", Body=b"")
+    canceled = replace(item, job_id=canceled_id, priority="low")
+    enqueue(sqs, d.low_url, replace(canceled, output_key=f"transcripts/jobs/{canceled_id}/i.json"))
     settings = WorkerSettings(
         aws=d.aws,
         engine=EngineSettings(),
         storage=StorageSettings(audio_bucket=d.bucket),
         queue_url=d.queue_url,
+        queue_url_high=d.high_url,
+        queue_url_low=d.low_url,
         wait_time_seconds=1,
+        priority_wait_seconds=1,
     )  # no DLQ_URL: the worker finds the DLQ from the jobs queue's redrive policy
     worker_sqs = aws_client("sqs")
     dlq_url = dead_letter_queue_url(worker_sqs, d.queue_url)
     assert dlq_url == d.dlq_url
-    Worker(settings, engine, sqs=worker_sqs, s3=aws_client("s3"), dlq_url=dlq_url).run(
-        RunLimits.once()
-    )
+    worker = Worker(settings, engine, sqs=worker_sqs, s3=aws_client("s3"), dlq_url=dlq_url)
+    outcomes = worker.run(RunLimits.once()).outcomes
+    assert outcomes == {"transcribed": 2, "failed": 1, "dead_lettered": 1, "canceled": 1}
     assert s3.head_object(Bucket=d.bucket, Key="transcripts/iam/one.wav.json")
+    assert s3.head_object(Bucket=d.bucket, Key=item.output_key)
     made = checked(d, "worker")
     assert {"ReceiveMessage", "DeleteMessageBatch", "SendMessage", "GetObject", "PutObject"} <= made
 
@@ -181,9 +209,13 @@ def test_the_scheduler_policy_allows_what_the_scheduler_calls(
         TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
     )["Instances"][0]["InstanceId"]
     ec2.stop_instances(InstanceIds=[instance])
-    sqs.send_message(QueueUrl=d.queue_url, MessageBody="a job")
+    sqs.send_message(QueueUrl=d.low_url, MessageBody="a job")
     settings = SchedulerSettings(
-        aws=d.aws, queue_url=d.queue_url, project_name=d.names["PROJECT_NAME"]
+        aws=d.aws,
+        queue_url=d.queue_url,
+        queue_url_high=d.high_url,
+        queue_url_low=d.low_url,
+        project_name=d.names["PROJECT_NAME"],
     )
     decision = scale(aws_client("sqs"), aws_client("ec2"), settings)
     assert decision.started == [instance]

@@ -22,7 +22,9 @@ JOB = Job(
 
 
 def test_the_model_the_jobs_api_sets_is_read_back() -> None:
-    body = TaskMessage(JOB, "job-1", "task-1", "normal", "asr", {"model": "base"}).body()
+    body = TaskMessage(
+        JOB, "0123456789abcdef0123456789abcdef", "task-1", "normal", "asr", {"model": "base"}
+    ).body()
     assert Job.from_json(body).model == "base"
 
 
