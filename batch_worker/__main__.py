@@ -79,18 +79,25 @@ def _clients(settings: WorkerSettings) -> tuple[Any, Any, str]:
 
 def run_worker(args: argparse.Namespace) -> int:
     # Imported here: the engine stack (numpy, PyAV, CTranslate2) is heavy; redrive needs none.
+    from batch_worker.lifecycle import InstanceLifecycle
     from batch_worker.prefetch import RunLimits
-    from batch_worker.shutdown import handle_signals
+    from batch_worker.shutdown import Shutdown, handle_signals
     from batch_worker.worker import Worker
     from transcription.inference.engines.pool import ModelPool
 
     settings = load(WorkerSettings)
     sqs, s3, dlq_url = _clients(settings)
+    shutdown = Shutdown(settings.shutdown_grace_seconds)
+    lifecycle = InstanceLifecycle.from_settings(  # None off an Auto Scaling group
+        settings.instance, shutdown, lambda: make_client("autoscaling", settings.aws)
+    )
     # The pool serves the jobs' models (MODELS); MODEL loads now, the others on first use.
     engine = ModelPool(settings.engine)
     engine.preload()
     engine.start_reaper()
-    worker = Worker(settings, engine, sqs=sqs, s3=s3, dlq_url=dlq_url)
+    worker = Worker(
+        settings, engine, sqs=sqs, s3=s3, dlq_url=dlq_url, shutdown=shutdown, lifecycle=lifecycle
+    )
     limits = RunLimits(
         exit_when_idle=0 if args.once else args.exit_when_idle, max_jobs=args.max_jobs
     )

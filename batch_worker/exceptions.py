@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from transcription.exceptions import SettingsError, TranscriptionError
 
-__all__ = ["NoDeadLetterQueue", "QueueUnreachable", "WorkerError"]
+__all__ = ["MetadataUnavailable", "NoDeadLetterQueue", "QueueUnreachable", "WorkerError"]
 
 
 class WorkerError(TranscriptionError):
@@ -23,4 +23,11 @@ class QueueUnreachable(WorkerError):
     """SQS kept failing for longer than the worker's retry budget."""
 
     code = "queue_unavailable"
+    permanent = False
+
+
+class MetadataUnavailable(WorkerError):
+    """The instance metadata service (IMDS) did not answer, or answered something unreadable."""
+
+    code = "metadata_unavailable"
     permanent = False

@@ -47,6 +47,10 @@ class Heartbeat:
         with self._lock:
             return self._held.pop(key, None) is not None
 
+    def holds(self, key: Any) -> bool:
+        with self._lock:
+            return key in self._held
+
     def held(self) -> list[Any]:
         with self._lock:
             return list(self._held)

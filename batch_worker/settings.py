@@ -33,13 +33,14 @@ from transcription.settings import (
     TranslationSettings,
 )
 
-__all__ = ["WorkerSettings"]
+__all__ = ["InstanceSettings", "WorkerSettings"]
 
 DEFAULT_HEARTBEAT_SECONDS = 10.0
 HEARTBEATS_PER_LEASE = 3  # renewals that may fail in a row before another worker may take it
 MIN_VISIBILITY_SECONDS = 30  # the default lease is never shorter than this
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60  # SQS's limit
 MAX_WAIT_TIME_SECONDS = 20  # SQS's long-poll limit
+DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254"  # AWS's fixed instance metadata address
 PRIORITY_WAIT_SECONDS = 2  # with several queues: the long poll of each in turn, when all empty
 
 
@@ -51,6 +52,46 @@ def _in_order(high: str | None, normal: str, low: str | None) -> tuple[str, ...]
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise SettingsError(message)
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    """The worker's own box on its Auto Scaling group (see :mod:`batch_worker.lifecycle`).
+
+    With ``ASG_NAME`` empty (off AWS, the local stack, a box outside a group) all of it is
+    off and the worker behaves as a plain queue consumer.
+    """
+
+    asg_name: str | None = None
+    lifecycle_hook_name: str | None = None  # the group's termination hook
+    idle_timeout_seconds: float = 300.0  # nothing received or held this long: leave the group
+    protection_idle_seconds: float = 20.0  # idle this long before scale-in protection goes off
+    imds_endpoint: str = DEFAULT_IMDS_ENDPOINT
+    imds_poll_seconds: float = 2.0  # how often the Spot notice and lifecycle state are read
+    imds_timeout_seconds: float = 1.0
+    spot_notice_margin_seconds: float = 15.0  # kept free before the Spot deadline
+
+    def __post_init__(self) -> None:
+        _require(self.idle_timeout_seconds > 0, "IDLE_TIMEOUT_SECONDS must be greater than 0")
+        _require(self.protection_idle_seconds >= 0, "PROTECTION_IDLE_SECONDS must be 0 or more")
+        _require(self.imds_poll_seconds > 0, "IMDS_POLL_SECONDS must be greater than 0")
+        _require(self.imds_timeout_seconds > 0, "IMDS_TIMEOUT_SECONDS must be greater than 0")
+        _require(
+            self.spot_notice_margin_seconds >= 0, "SPOT_NOTICE_MARGIN_SECONDS must be 0 or more"
+        )
+        _require(
+            self.imds_endpoint.startswith(("http://", "https://")),
+            f"IMDS_ENDPOINT must be an http:// URL, not {self.imds_endpoint!r}",
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.asg_name)
+
+    @property
+    def unprotect_after(self) -> float:
+        """Idle seconds before scale-in protection goes off: never past the idle timeout."""
+        return min(self.protection_idle_seconds, self.idle_timeout_seconds)
 
 
 @dataclass(frozen=True)
@@ -74,6 +115,7 @@ class WorkerSettings:
     wait_time_seconds: int = 20  # SQS long poll
     priority_wait_seconds: int = PRIORITY_WAIT_SECONDS  # each queue's long poll, with several
     metrics_namespace: str = "TranscriptionRouter"
+    instance: InstanceSettings = field(default_factory=InstanceSettings)
 
     def __post_init__(self) -> None:
         if self.visibility_timeout is not None:

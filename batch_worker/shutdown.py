@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import signal
 import threading
 import time
@@ -34,16 +35,23 @@ class Shutdown:
         self._deadline: float | None = None
         self._lock = threading.Lock()
 
-    def request(self, why: str = "requested") -> None:
-        """Stop receiving now; the grace period starts (a second request ends it)."""
+    def request(self, why: str = "requested", within: float | None = None) -> None:
+        """Stop receiving now; the grace period starts (a second request ends it).
+
+        ``within`` shortens the grace period to that many seconds from now (a Spot notice
+        leaves less time than ``SHUTDOWN_GRACE_SECONDS``); a request with ``within`` never
+        lengthens a grace period already running, and does not end it either.
+        """
         with self._lock:
             now = time.monotonic()
-            if self._deadline is None:
-                self._deadline = now + self.grace_seconds
+            if self._deadline is None or within is not None:
+                grace = self.grace_seconds if within is None else min(within, self.grace_seconds)
+                current = math.inf if self._deadline is None else self._deadline
+                self._deadline = min(now + max(0.0, grace), current)
                 log.info(
                     "stopping (%s): finishing the running job within %.0f s",
                     why,
-                    self.grace_seconds,
+                    self._deadline - now,
                 )
             else:
                 self._deadline = now

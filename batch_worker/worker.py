@@ -11,7 +11,9 @@ Threads share the work of every job:
 - *compute* takes prepared jobs and runs the engine;
 - *upload* (a few threads) writes the transcripts and hands the messages to *deleter*,
   which deletes them in batches (see :mod:`.deleter`);
-- *heartbeat* renews the lease of every held message (see :mod:`.heartbeat`).
+- *heartbeat* renews the lease of every held message (see :mod:`.heartbeat`);
+- *lifecycle*, on an Auto Scaling group, keeps the box protected while busy, removes it when
+  idle, and hands jobs back when the box is taken away (see :mod:`.lifecycle`).
 
 The calling thread only supervises: it returns when the run ends by itself
 (:class:`~batch_worker.prefetch.RunLimits`) or, after a stop request, when the running job
@@ -38,9 +40,10 @@ from batch_worker.consumer import JobConsumer, Received
 from batch_worker.extras import TaskExtras
 from batch_worker.failures import FailureHandler
 from batch_worker.heartbeat import Heartbeat
+from batch_worker.lifecycle import Activity, InstanceLifecycle, Running, Speed
 from batch_worker.metrics import JobMetrics
 from batch_worker.prefetch import Prefetcher, RunLimits, Uploader
-from batch_worker.processor import JobProcessor, Prepared, Stores
+from batch_worker.processor import JobProcessor, Prepared, Stores, Transcribed
 from batch_worker.settings import WorkerSettings
 from batch_worker.shutdown import Shutdown
 from transcription.inference.engines.base import Engine
@@ -76,9 +79,15 @@ class Worker:
         s3: Any,
         dlq_url: str,
         shutdown: Shutdown | None = None,
+        lifecycle: InstanceLifecycle | None = None,
     ) -> None:
         self.settings = settings
         self.shutdown = shutdown or Shutdown(settings.shutdown_grace_seconds)
+        self.lifecycle = lifecycle
+        self.speed = Speed()  # the recent realtime factor, for the lifecycle's estimates
+        self.running: Running | None = None  # the job the engine is on
+        self._uploading: set[Received] = set()  # transcribed, their upload pending
+        self._uploading_lock = threading.Lock()
         self.heartbeat = Heartbeat(
             sqs, settings.queue_url, settings.visibility, settings.heartbeat_interval
         )
@@ -137,10 +146,21 @@ class Worker:
         self.heartbeat.start()
         prefetcher.start()
         compute.start()
+        if self.lifecycle is not None:
+            self.lifecycle.attach(
+                activity=lambda: Activity(self.jobs.held(), prefetcher.received),
+                running=lambda: self.running,
+                release=self._give_back,
+                release_waiting=self._release_waiting,
+                speed=self.speed,
+            )
+            self.lifecycle.start()
         try:
             self._wait_for(lambda t: _joined(compute, t), uploader.wait, prefetcher.join)
             returned = self.jobs.release_all()  # none unless the grace period ran out
         finally:
+            if self.lifecycle is not None:
+                self.lifecycle.stop()
             self.jobs.close()  # the deletes still pending
             self.heartbeat.stop()
             uploader.close()
@@ -151,6 +171,8 @@ class Worker:
             error=None if prefetcher.error is None else str(prefetcher.error),
         )
         log.info("worker stopped", extra={"fields": {"summary": summary.__dict__}})
+        if self.lifecycle is not None:
+            self.lifecycle.finish()  # leave the group, or complete its termination hook
         return summary
 
     def _wait_for(self, *steps: Callable[[float], bool]) -> None:
@@ -178,14 +200,44 @@ class Worker:
         identity = prepared.identity
         first = self._recent.get(identity)
         if first is not None:
+            self._uploads(prepared.message)
             uploader.submit(self._confirm_after, first, prepared)
             return
-        transcribed = self.processor.transcribe(prepared)
+        transcribed = self._transcribe(prepared)
         if transcribed is None:
             return
-        self._recent[identity] = uploader.submit(self.processor.publish, transcribed)
+        if not self.heartbeat.holds(prepared.message):
+            # The box is being taken away and the message went back to the queue while the
+            # engine ran: another worker has it now, so this result is not written.
+            log.info("job returned to the queue while transcribing; result dropped")
+            return
+        self._uploads(prepared.message)
+        self._recent[identity] = uploader.submit(self._publish, transcribed)
         while len(self._recent) > RECENT_JOBS:
             self._recent.popitem(last=False)
+
+    def _transcribe(self, prepared: Prepared) -> Transcribed | None:
+        """Run the engine, telling the lifecycle which job runs and how fast jobs go."""
+        started = time.monotonic()
+        self.running = Running(prepared.message, prepared.audio.duration, started)
+        try:
+            transcribed = self.processor.transcribe(prepared)
+        finally:
+            self.running = None
+        if transcribed is not None:
+            self.speed.record(prepared.audio.duration, time.monotonic() - started)
+        return transcribed
+
+    def _uploads(self, message: Received) -> None:
+        with self._uploading_lock:
+            self._uploading.add(message)
+
+    def _publish(self, transcribed: Transcribed) -> None:
+        try:
+            self.processor.publish(transcribed)
+        finally:
+            with self._uploading_lock:
+                self._uploading.discard(transcribed.prepared.message)
 
     def _confirm_after(self, first: Future[None], duplicate: Prepared) -> None:
         """Upload thread: wait for the first copy's upload, then settle the duplicate.
@@ -194,12 +246,31 @@ class Worker:
         done by now: this never waits on a task that has not started.
         """
         wait([first])
-        self.processor.confirm_duplicate(duplicate)
+        try:
+            self.processor.confirm_duplicate(duplicate)
+        finally:
+            with self._uploading_lock:
+                self._uploading.discard(duplicate.message)
 
     def _release(self, message: Received, job: Job | None = None) -> None:
         """Shutdown: a job not started goes back to the queue at once."""
+        self._give_back(message, job)
+
+    def _give_back(self, message: Received, job: Job | None = None) -> bool:
+        """Return a held message to the queue at once; ``False`` if it was not held."""
         if self.jobs.release(message, 0):
             self.metrics.record(message, "released", job)
+            return True
+        return False
+
+    def _release_waiting(self, running: Running | None) -> int:
+        """The box is being taken away: every held message not running nor uploading (the
+        prefetched ones) goes back to the queue at once. Returns how many."""
+        with self._uploading_lock:
+            keep = set(self._uploading)
+        if running is not None:
+            keep.add(running.message)
+        return sum(self._give_back(m) for m in self.heartbeat.held() if m not in keep)
 
 
 def _joined(thread: threading.Thread, timeout: float) -> bool:

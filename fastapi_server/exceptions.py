@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from transcription.exceptions import SettingsError
+from transcription.exceptions import SettingsError, TranscriptionError
 
 __all__ = [
     "ApiError",
     "InvalidRequest",
     "NoApiKeys",
     "NoSpeech",
+    "NotForTheServer",
     "NotFound",
     "NotReady",
     "RateLimited",
@@ -112,3 +113,10 @@ class NoApiKeys(SettingsError):
     """No API key is configured and ALLOW_ANONYMOUS is not set: the server refuses to start."""
 
     code = "no_api_keys"
+
+
+class NotForTheServer(TranscriptionError):
+    """A queued job only a batch worker does (a translation, a model not in MODELS): the
+    draining server returns it to the queue (see :mod:`fastapi_server.drain`). Never an answer."""
+
+    code = "not_for_the_server"

@@ -4,7 +4,7 @@ slots per model, limits, clients."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi_server.auth import KeyRing
 from fastapi_server.concurrency import ModelSlots
@@ -15,6 +15,9 @@ from fastapi_server.settings import ServerSettings
 from transcription.inference.engines import Engine
 from transcription.inference.engines.pool import ModelPool
 from transcription.layout import Layout
+
+if TYPE_CHECKING:  # the drain runs on the state; imported for the annotation only
+    from fastapi_server.drain import QueueDrain
 
 __all__ = ["ServerState"]
 
@@ -32,6 +35,7 @@ class ServerState:
     keys: KeyRing | None = None
     engine: Engine | None = None  # the default model's, once loaded (readiness)
     status: Literal["loading", "ok", "failed"] = "loading"
+    drain: QueueDrain | None = None  # SERVER_DRAINS_QUEUE: queued jobs while idle
 
     @property
     def layout(self) -> Layout:

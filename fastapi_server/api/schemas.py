@@ -113,6 +113,12 @@ class HealthResponse(BaseModel):
         "(BUSY_WAIT_SECONDS), or would be refused."
     )
     in_flight: int = Field(description="Transcriptions running now.")
+    draining: bool = Field(
+        False,
+        description="A queued job runs (SERVER_DRAINS_QUEUE). It gives way to direct work "
+        "when it ends, so it does not make the server busy: a direct request waits at most "
+        "that one job.",
+    )
     capacity: int = Field(description="Transcriptions that may run at once (CONCURRENCY).")
     pending: int = Field(description="Requests waiting for a slot.")
     max_pending: int = Field(description="Requests that may wait (MAX_PENDING).")

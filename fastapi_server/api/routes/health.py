@@ -25,11 +25,14 @@ router = APIRouter(tags=["health"])
 async def health(state: StateDep) -> JSONResponse:
     load = state.slots.default.load()  # the default model's: the router's question
     engine = state.engine
+    drain = state.drain  # queued jobs while idle: they never make the server busy
+    busy = load.busy if drain is None else drain.busy(load)
     settings = state.settings.engine
     body = HealthResponse(
         status=state.status,
         ready=engine is not None,
-        busy=load.busy or engine is None,
+        busy=busy or engine is None,
+        draining=drain is not None and drain.running > 0,
         in_flight=load.in_flight,
         capacity=load.capacity,
         pending=load.pending,
