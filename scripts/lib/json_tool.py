@@ -16,6 +16,9 @@ json_tool.py statement-source POLICY SID  the aws:SourceArn condition of stateme
 json_tool.py ingress-diff CURRENT WANT security group rules to authorize and to revoke
 json_tool.py statements-without-scope POLICY  statements whose Resource is "*" without an
                                        "AnyResource" Sid (the policies' own lint)
+json_tool.py items ARRAY               each item of ARRAY as compact JSON, one per line
+json_tool.py table-shape TABLE         what a DynamoDB table's CreateTable arguments (or its
+                                       DescribeTable) say of its keys, indexes and billing
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "merge_statements",
     "same",
     "statement_source",
+    "table_shape",
 ]
 
 
@@ -140,6 +144,27 @@ def statement_source(policy: dict[str, Any], sid: str) -> str:
     return ""
 
 
+def table_shape(table: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a table that the jobs tables' definitions fix, in one order: from the
+    ``CreateTable`` arguments or from ``DescribeTable``'s ``Table`` (which reports the billing
+    mode in ``BillingModeSummary``, and indexes with status fields that are left out)."""
+    billing = table.get("BillingMode") or (table.get("BillingModeSummary") or {}).get(
+        "BillingMode", "PROVISIONED"
+    )
+    indexes = [
+        {k: index.get(k) for k in ("IndexName", "KeySchema", "Projection")}
+        for index in table.get("GlobalSecondaryIndexes") or []
+    ]
+    return {
+        "AttributeDefinitions": sorted(
+            table.get("AttributeDefinitions") or [], key=lambda a: a["AttributeName"]
+        ),
+        "KeySchema": table.get("KeySchema") or [],
+        "BillingMode": billing,
+        "GlobalSecondaryIndexes": sorted(indexes, key=lambda i: str(i["IndexName"])),
+    }
+
+
 def _dump(value: Any) -> None:
     sys.stdout.write(json.dumps(value, separators=(",", ":")) + "\n")
 
@@ -177,6 +202,10 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(statement_source(_load(args[0]) or {}, args[1]) + "\n")
     elif command == "ingress-diff":
         _dump(ingress_diff(_load(args[0]) or [], _load(args[1])))
+    elif command == "items":
+        sys.stdout.write("".join(json.dumps(i, separators=(",", ":")) + "\n" for i in _load(args[0])))
+    elif command == "table-shape":
+        _dump(table_shape(_load(args[0])))
     elif command == "statements-without-scope":
         _dump(statements_without_scope(_load(args[0])))
     else:
