@@ -66,6 +66,7 @@ COMPONENTS: Mapping[str, str | None] = {
     "lambda_router.pump": None,  # the local stand-in for EventBridge → Lambda
     "lambda_router.replay": None,  # an operator's tool: runs with the operator's credentials
     "lambda_router.package": None,
+    "local_stack.jobs_pump": None,  # the local stand-in for the jobs Lambdas' triggers
     "batch_worker": "worker",  # the worker and `python -m batch_worker redrive` on its box
     "batch_worker.scheduler": "scheduler",
     "fastapi_server": "server",
