@@ -16,16 +16,12 @@ names its item without ambiguity.
 from __future__ import annotations
 
 import posixpath
-import re
 from dataclasses import dataclass
 
-from transcription.layout import Layout, error_key_for
+from transcription.layout import ITEM_ID, ITEM_ID_PATTERN, JOB_ID, Layout, error_key_for
 
 __all__ = ["ITEM_ID_PATTERN", "JobLayout", "ResultKey"]
 
-ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-ITEM_ID = re.compile(ITEM_ID_PATTERN)
 ERROR_SUFFIX = ".error.json"
 
 
@@ -45,7 +41,7 @@ class JobLayout:
         return f"{self.layout.output_prefix}jobs/"
 
     def result_key(self, job_id: str, item_id: str) -> str:
-        return f"{self.results_prefix}{job_id}/{item_id}.json"
+        return f"{self.layout.job_folder(job_id)}{item_id}.json"
 
     def input_key(self, job_id: str, item_id: str, ext: str) -> str:
         return f"{self.layout.input_prefix}jobs/{job_id}/{item_id}.{ext}"
@@ -55,7 +51,7 @@ class JobLayout:
         return self.layout.transcript_key(input_key)
 
     def cancel_marker_key(self, job_id: str) -> str:
-        return f"{self.results_prefix}{job_id}/canceled"
+        return self.layout.cancel_marker_key(job_id)
 
     def parse_result(self, key: str) -> ResultKey | None:
         """The job and item a result (or error record) key belongs to; None for other keys."""

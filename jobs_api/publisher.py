@@ -1,19 +1,18 @@
 """A job's task messages onto the queue of its priority: ``SendMessageBatch`` of 10, in parallel.
 
-A message is the core's job message (``transcription.job.Job``, version 1) plus ``job_id``,
-``task_id``, ``priority`` and ``job_type`` (and ``src_lng``/``tgt_lng``/``model`` when given);
-consumers ignore fields they do not know. Entries SQS reports as failed are sent again
+A message is the core's job message (``transcription.job.Job``, version 1) with the batch
+fields set: ``job_id``, ``task_id``, ``priority`` and ``job_type`` (and ``src_lng``/
+``tgt_lng``/``model`` when given). Its attributes are the job's (``reason``, ``trace_id``:
+the job id); the queue says the priority. Entries SQS reports as failed are sent again
 (bounded); what still fails raises :class:`TasksNotEnqueued`, and the submission answers 503
 so the caller retries with the same ``Idempotency-Key``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,34 +27,12 @@ from tenacity import (
 from jobs_api.exceptions import TasksNotEnqueued
 from transcription.job import Job
 
-__all__ = ["SQS_BATCH", "TaskMessage", "TaskPublisher"]
+__all__ = ["SQS_BATCH", "TaskPublisher"]
 
 log = logging.getLogger(__name__)
 
 SQS_BATCH = 10  # SQS's limit per SendMessageBatch
 SENDERS = 8
-
-
-@dataclass(frozen=True)
-class TaskMessage:
-    job: Job
-    job_id: str
-    task_id: str
-    priority: str
-    job_type: str
-    extra: Mapping[str, Any]  # src_lng, tgt_lng, model… (only those set)
-
-    def body(self) -> str:
-        data = json.loads(self.job.to_json())
-        data.update(
-            job_id=self.job_id, task_id=self.task_id, priority=self.priority, job_type=self.job_type
-        )
-        data.update(self.extra)
-        return json.dumps(data, ensure_ascii=False)
-
-    def attributes(self) -> dict[str, dict[str, str]]:
-        """``reason`` and ``trace_id`` (the job id); the queue says the priority."""
-        return self.job.message_attributes()
 
 
 class _PartlySent(Exception):
@@ -67,16 +44,16 @@ class TaskPublisher:
         self.sqs = sqs
         self.queue_urls = dict(queue_urls)
 
-    def send(self, messages: Sequence[TaskMessage]) -> None:
-        """Put every message on the queue of its priority."""
-        batches: list[tuple[str, list[TaskMessage]]] = []
+    def send(self, messages: Sequence[Job]) -> None:
+        """Put every task message on the queue of its priority."""
+        batches: list[tuple[str, list[Job]]] = []
         for priority, url in self.queue_urls.items():
             mine = [m for m in messages if m.priority == priority]
             batches += [(url, mine[i : i + SQS_BATCH]) for i in range(0, len(mine), SQS_BATCH)]
         with ThreadPoolExecutor(SENDERS) as pool:
             list(pool.map(lambda batch: self._send_batch(*batch), batches))
 
-    def _send_batch(self, url: str, batch: list[TaskMessage]) -> None:
+    def _send_batch(self, url: str, batch: list[Job]) -> None:
         pending = {str(i): m for i, m in enumerate(batch)}
         try:
             self._send_pending(url, pending)
@@ -92,11 +69,11 @@ class TaskPublisher:
         before_sleep=before_sleep_log(log, logging.WARNING),
         reraise=True,
     )
-    def _send_pending(self, url: str, pending: dict[str, TaskMessage]) -> None:
+    def _send_pending(self, url: str, pending: dict[str, Job]) -> None:
         response = self.sqs.send_message_batch(
             QueueUrl=url,
             Entries=[
-                {"Id": i, "MessageBody": m.body(), "MessageAttributes": m.attributes()}
+                {"Id": i, "MessageBody": m.to_json(), "MessageAttributes": m.message_attributes()}
                 for i, m in pending.items()
             ],
         )

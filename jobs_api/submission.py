@@ -44,7 +44,7 @@ from jobs_api.exceptions import (
 )
 from jobs_api.keys import ApiKey
 from jobs_api.layout import JobLayout, extension_of
-from jobs_api.publisher import TaskMessage, TaskPublisher
+from jobs_api.publisher import TaskPublisher
 from jobs_api.settings import JobsSettings
 from jobs_api.store import JobStore, StoredJob, StoredTask, task_id_of
 from jobs_api.webhooks.urls import Resolver, system_resolver, validate_webhook_url
@@ -82,7 +82,7 @@ class _Planned:
     """One item, checked: its task, and what step 3 does for it."""
 
     task: StoredTask
-    message: TaskMessage | None = None  # s3:// items
+    message: Job | None = None  # s3:// items: the task message
     body: bytes | None = None  # audio_base64 items
 
 
@@ -308,31 +308,23 @@ class Submission:
                 output_key=output_key,
             )
             formats = tuple(job.options.get("formats") or ("json",))
-            message = TaskMessage(
-                job=Job(
-                    bucket=bucket,
-                    key=object_key,
-                    etag=etag,
-                    size=size,
-                    output_bucket=output_bucket,
-                    output_key=output_key,
-                    reason="job",
-                    options=JobOptions(language=src_lng, formats=formats),
-                    trace_id=job.job_id,
-                ),
+            message = Job(
+                bucket=bucket,
+                key=object_key,
+                etag=etag,
+                size=size,
+                output_bucket=output_bucket,
+                output_key=output_key,
+                reason="job",
+                options=JobOptions(language=src_lng, formats=formats),
+                trace_id=job.job_id,
                 job_id=job.job_id,
                 task_id=task.task_id,
                 priority=job.priority,
                 job_type=job.job_type,
-                extra={
-                    k: v
-                    for k, v in (
-                        ("src_lng", src_lng),
-                        ("tgt_lng", tgt_lng),
-                        ("model", job.options.get("model")),
-                    )
-                    if v
-                },
+                src_lng=src_lng or None,
+                tgt_lng=tgt_lng or None,
+                model=job.options.get("model") or None,
             )
             return _Planned(task, message=message)
         ext = self._extension(item.id, item.ext)

@@ -1,6 +1,11 @@
 """The job message: what the router puts on SQS and the worker takes off (version 1).
 
 ``reason`` is also sent as a message attribute so queue metrics can be split by it.
+
+A task of a batch job (``jobs_api``) is the same message plus the job's fields: ``job_id``
+(32 lower-case hex), ``task_id``, ``priority`` (``high``, ``normal``, ``low``), ``job_type``,
+and ``src_lng``/``tgt_lng``/``model`` when given. Each is optional and left out of the body
+when unset, so the router's messages are byte for byte what they were before these existed.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from transcription.exceptions import MalformedJob, UnsupportedJobVersion
+from transcription.layout import JOB_ID
 from transcription.transcript import utc_now
 
-__all__ = ["JOB_VERSION", "REASONS", "Job", "JobOptions"]
+__all__ = ["BATCH_FIELDS", "JOB_VERSION", "PRIORITIES", "REASONS", "Job", "JobOptions"]
 
 JOB_VERSION = 1
 # ARCHITECTURE.md, "Job message": why the job is on the batch path.
@@ -30,6 +36,9 @@ REASONS = frozenset(
     }
 )
 TASKS = frozenset({"transcribe", "translate"})
+PRIORITIES = ("high", "normal", "low")  # a batch job's; the worker drains them in this order
+# A batch job's task fields, in the order they follow the core fields in the body.
+BATCH_FIELDS = ("job_id", "task_id", "priority", "job_type", "src_lng", "tgt_lng", "model")
 
 
 @dataclass(frozen=True)
@@ -52,10 +61,24 @@ class Job:
     enqueued_at: str = field(default_factory=utc_now)
     trace_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     version: int = JOB_VERSION
+    # A batch job's task (see the module docstring); None: a job of the router.
+    job_id: str | None = None
+    task_id: str | None = None
+    priority: str | None = None
+    job_type: str | None = None
+    src_lng: str | None = None
+    tgt_lng: str | None = None
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_batch_fields(self)
 
     def to_json(self) -> str:
         data = asdict(self)
         data["options"]["formats"] = list(self.options.formats)
+        for name in BATCH_FIELDS:
+            if data[name] is None:
+                del data[name]
         ordered = {"version": data.pop("version"), **data}
         return json.dumps(ordered, ensure_ascii=False)
 
@@ -102,10 +125,24 @@ class Job:
         size = data["size"]
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise ValueError("size must be a non-negative integer")
+        given: dict[str, Any] = {name: data[name] for name in text_fields}
+        given.update({name: data.get(name) for name in BATCH_FIELDS})
         return cls(
-            **{name: data[name] for name in text_fields},
+            **given,
             size=size,
             options=options,
             enqueued_at=data.get("enqueued_at") or utc_now(),
             trace_id=data.get("trace_id") or uuid.uuid4().hex,
         )
+
+
+def _check_batch_fields(job: Job) -> None:
+    """The batch fields a job carries are well formed: :class:`MalformedJob` naming the field."""
+    for name in BATCH_FIELDS:
+        value = getattr(job, name)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise MalformedJob(f"{name} must be a non-empty string, not {value!r}")
+    if job.job_id is not None and not JOB_ID.match(job.job_id):
+        raise MalformedJob(f"job_id {job.job_id!r} is not 32 lower-case hex digits")
+    if job.priority is not None and job.priority not in PRIORITIES:
+        raise MalformedJob(f"priority {job.priority!r} is not one of {', '.join(PRIORITIES)}")

@@ -8,18 +8,26 @@ triggering a new transcription.
 Where a transcript may be written is decided here too (:class:`OutputPolicy`), once for the
 server's ``/transcribe-s3`` and the batch worker: neither trusts the output named by a
 request or a job message.
+
+A batch job's objects live in its folder ``$OUTPUT_PREFIX jobs/<job_id>/``: one result per
+item (``<item_id>.json``, item ids as :data:`ITEM_ID_PATTERN`) and, once the job is
+canceled, the marker ``canceled`` (:meth:`Layout.cancel_marker_key`).
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from transcription.exceptions import BucketNotAllowed, InvalidS3Uri, OutputNotAllowed
 
 __all__ = [
+    "ITEM_ID",
+    "ITEM_ID_PATTERN",
     "JOBS_FOLDER",
+    "JOB_ID",
     "SUPPORTED_EXTENSIONS",
     "Layout",
     "OutputPolicy",
@@ -36,6 +44,11 @@ SUPPORTED_EXTENSIONS = frozenset(
 # Items uploaded to a batch job: <input_prefix>jobs/<job_id>/<item_id>.<ext>; their results:
 # <output_prefix>jobs/<job_id>/<item_id>.json (ARCHITECTURE: "Batch jobs").
 JOBS_FOLDER = "jobs/"
+JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+# A batch job's item id: one path segment, never ``.``/``..``, so a result key names one item.
+ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+ITEM_ID = re.compile(ITEM_ID_PATTERN)
+CANCEL_MARKER = "canceled"
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,23 @@ class Layout:
             return None
         return f"{self.output_prefix}{JOBS_FOLDER}{job_id}/{item_id}.json"
 
+    def job_folder(self, job_id: str) -> str:
+        """``transcripts/jobs/<job_id>/``: where a batch job's results and marker live."""
+        return f"{self.output_prefix}{JOBS_FOLDER}{job_id}/"
+
+    def cancel_marker_key(self, job_id: str) -> str:
+        """Present once the job is canceled: workers skip its remaining tasks."""
+        return f"{self.job_folder(job_id)}{CANCEL_MARKER}"
+
+    def is_job_result_key(self, job_id: str, key: str) -> bool:
+        """``key`` is ``<job folder><item_id>.json`` for a well-formed item id (one segment;
+        never ``….error``, whose ``.json`` is another item's error record)."""
+        name = key.removeprefix(self.job_folder(job_id))
+        item_id = name.removesuffix(".json")
+        if name == key or item_id == name or item_id.endswith(".error"):
+            return False
+        return bool(ITEM_ID.match(item_id))
+
     def allowed_outputs(self, key: str) -> tuple[str, ...]:
         """The output keys a transcript of input ``key`` may be written to (none: not an input).
 
@@ -106,9 +136,14 @@ class OutputPolicy:
     - both buckets must be in ``allowed_buckets`` (ALLOWED_BUCKETS; default: AUDIO_BUCKET and
       TRANSCRIPT_BUCKET) → :class:`BucketNotAllowed`;
     - the output goes to ``transcript_bucket``, under a key of :meth:`Layout.allowed_outputs`
-      for the input: its transcript key, or its job's result key → :class:`OutputNotAllowed`.
+      for the input: its transcript key, or its job's result key → :class:`OutputNotAllowed`;
+    - a task of a batch job (``job_id`` given) may also write any item result of *that* job
+      (:meth:`Layout.is_job_result_key`), and then read any audio (a supported extension) in
+      an allowed bucket: an item given by ``audio_url`` lives anywhere, and the jobs API named
+      its result key when it made the task.
 
-    So a caller cannot make one audio's transcript replace another's, nor overwrite the audio.
+    So a caller cannot make one audio's transcript replace another's, nor overwrite the audio,
+    nor write into another job's folder.
     """
 
     layout: Layout
@@ -123,19 +158,39 @@ class OutputPolicy:
             raise OutputNotAllowed(self._not_an_input(bucket, key))
         return self.transcript_bucket, self.layout.transcript_key(key)
 
-    def check(self, bucket: str, key: str, output_bucket: str, output_key: str) -> None:
-        """Raise unless ``s3://output_bucket/output_key`` is the input's transcript's place."""
+    def check(
+        self, bucket: str, key: str, output_bucket: str, output_key: str, job_id: str | None = None
+    ) -> None:
+        """Raise unless ``s3://output_bucket/output_key`` is the input's transcript's place
+        (or, with ``job_id``, a result of that job's items)."""
         self._check_bucket(bucket)
         self._check_bucket(output_bucket)
+        if job_id is not None and self._is_job_result(key, output_bucket, output_key, job_id):
+            return
         allowed = self.layout.allowed_outputs(key)
-        if not allowed:
+        places = [f"s3://{self.transcript_bucket}/{k}" for k in allowed]
+        if job_id is not None:
+            folder = self.layout.job_folder(job_id)
+            places.append(f"s3://{self.transcript_bucket}/{folder}<item_id>.json")
+        if not places:
             raise OutputNotAllowed(self._not_an_input(bucket, key))
         if output_bucket != self.transcript_bucket or output_key not in allowed:
-            places = " or ".join(f"s3://{self.transcript_bucket}/{k}" for k in allowed)
             raise OutputNotAllowed(
-                f"the transcript of s3://{bucket}/{key} goes to {places}, "
+                f"the transcript of s3://{bucket}/{key} goes to {' or '.join(places)}, "
                 f"not s3://{output_bucket}/{output_key}"
             )
+
+    def _is_job_result(self, key: str, output_bucket: str, output_key: str, job_id: str) -> bool:
+        if output_bucket != self.transcript_bucket or not JOB_ID.match(job_id):
+            return False
+        if not self.layout.is_job_result_key(job_id, output_key):
+            return False
+        if not has_supported_extension(key) or key.endswith("/"):
+            raise OutputNotAllowed(
+                f"{key!r} is not audio (supported extensions: "
+                f"{', '.join(sorted(SUPPORTED_EXTENSIONS))})"
+            )
+        return True
 
     def _check_bucket(self, bucket: str) -> None:
         if bucket not in self.allowed_buckets:

@@ -95,3 +95,53 @@ def test_malformed_bodies(text: str | bytes) -> None:
 def test_unsupported_version_is_a_malformed_job() -> None:
     assert issubclass(UnsupportedJobVersion, MalformedJob)
     assert UnsupportedJobVersion.code == "unsupported_job_version"
+
+
+# --- a batch job's task fields --------------------------------------------------------------
+JOB_ID = "0123456789abcdef0123456789abcdef"
+
+
+def test_a_routers_message_has_no_batch_fields_and_is_unchanged() -> None:
+    job = make_job(trace_id="t-1", enqueued_at="2026-01-01T00:00:00Z")
+    data = json.loads(job.to_json())
+    assert list(data) == [
+        "version",
+        "bucket",
+        "key",
+        "etag",
+        "size",
+        "output_bucket",
+        "output_key",
+        "reason",
+        "options",
+        "enqueued_at",
+        "trace_id",
+    ]
+    assert Job.from_json(job.to_json()).job_id is None
+
+
+def test_batch_fields_round_trip_after_the_core_fields() -> None:
+    job = make_job(
+        reason="job", job_id=JOB_ID, task_id="t" * 32, priority="high", job_type="asr", model="base"
+    )
+    data = json.loads(job.to_json())
+    assert list(data)[-6:] == ["trace_id", "job_id", "task_id", "priority", "job_type", "model"]
+    assert Job.from_json(job.to_json()) == job
+    assert "src_lng" not in data
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"job_id": "0123456789ABCDEF0123456789ABCDEF"}, "job_id"),
+        ({"job_id": "j-1"}, "job_id"),
+        ({"job_id": 12}, "job_id"),
+        ({"job_id": JOB_ID, "priority": "urgent"}, "priority"),
+        ({"task_id": ""}, "task_id"),
+    ],
+)
+def test_invalid_batch_fields_are_malformed_naming_the_field(
+    changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(MalformedJob, match=field):
+        Job.from_json(json.dumps(body(**changes)))

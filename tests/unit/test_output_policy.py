@@ -71,3 +71,78 @@ def test_no_default_output_for_a_key_outside_the_input_prefix() -> None:
         POLICY.default_output("audio", "elsewhere/a.wav")
     with pytest.raises(BucketNotAllowed):
         POLICY.default_output("other", "audio/a.wav")
+
+
+# --- a batch job's task: its item results, audio from anywhere in an allowed bucket ----------
+JOB = "0123456789abcdef0123456789abcdef"
+OTHER_JOB = "fedcba9876543210fedcba9876543210"
+RESULT = f"transcripts/jobs/{JOB}/item-7.json"
+
+
+@pytest.mark.parametrize(
+    ("key", "output_key"),
+    [
+        ("elsewhere/calls/2024/a.mp3", RESULT),  # an audio_url item: outside the input prefix
+        ("audio/a/talk.WAV", RESULT),
+        ("a.flac", f"transcripts/jobs/{JOB}/a.flac.json"),
+        ("audio/jobs/x/i.wav", f"transcripts/jobs/{JOB}/i.v2_x-1.json"),
+    ],
+)
+def test_a_job_task_may_write_its_jobs_item_result_for_any_audio(key: str, output_key: str) -> None:
+    POLICY.check("audio", key, "transcripts", output_key, job_id=JOB)
+
+
+FOLDER = f"transcripts/jobs/{JOB}/"
+ANYWHERE = "elsewhere/a.wav"
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key", "output_bucket", "output_key", "error"),
+    [
+        ("audio", ANYWHERE, "transcripts", RESULT.replace(JOB, OTHER_JOB), OutputNotAllowed),
+        ("other", ANYWHERE, "transcripts", RESULT, BucketNotAllowed),
+        ("audio", ANYWHERE, "other", RESULT, BucketNotAllowed),
+        ("audio", ANYWHERE, "audio", RESULT, OutputNotAllowed),
+        ("audio", ANYWHERE, "transcripts", RESULT.removesuffix(".json"), OutputNotAllowed),
+        ("audio", ANYWHERE, "transcripts", RESULT.replace(".json", ".srt"), OutputNotAllowed),
+        ("audio", ANYWHERE, "transcripts", f"{FOLDER}canceled", OutputNotAllowed),
+        ("audio", ANYWHERE, "transcripts", f"{FOLDER}i.error.json", OutputNotAllowed),
+        ("audio", ANYWHERE, "transcripts", f"{FOLDER}../{OTHER_JOB}/i.json", OutputNotAllowed),
+        ("audio", ANYWHERE, "transcripts", f"{FOLDER}../i.json", OutputNotAllowed),
+        ("audio", ANYWHERE, "transcripts", f"{FOLDER}sub/i.json", OutputNotAllowed),
+        ("audio", ANYWHERE, "transcripts", f"{FOLDER}.json", OutputNotAllowed),
+        ("audio", "elsewhere/notes.txt", "transcripts", RESULT, OutputNotAllowed),
+        ("audio", "elsewhere/", "transcripts", RESULT, OutputNotAllowed),
+    ],
+    ids=[
+        "other-job",
+        "other-input-bucket",
+        "other-output-bucket",
+        "output-in-audio-bucket",
+        "not-json",
+        "a-sidecar",
+        "cancel-marker",
+        "error-record",
+        "dotdot-other-job",
+        "dotdot",
+        "nested",
+        "empty-item-id",
+        "not-audio",
+        "a-folder",
+    ],
+)
+def test_a_job_task_may_write_nothing_else(
+    bucket: str, key: str, output_bucket: str, output_key: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error) as refused:
+        POLICY.check(bucket, key, output_bucket, output_key, job_id=JOB)
+    if error is OutputNotAllowed and key.endswith(".wav"):
+        assert f"s3://transcripts/transcripts/jobs/{JOB}/<item_id>.json" in str(refused.value)
+
+
+def test_without_its_job_id_a_job_result_outside_the_input_prefix_is_refused() -> None:
+    """What the worker dead-lettered before: the router's jobs and the server get no wider."""
+    with pytest.raises(OutputNotAllowed, match="not under the input prefix"):
+        POLICY.check("audio", "elsewhere/a.wav", "transcripts", RESULT)
+    with pytest.raises(OutputNotAllowed):
+        POLICY.check("audio", "elsewhere/a.wav", "transcripts", RESULT, job_id="not-a-job-id")
