@@ -213,6 +213,23 @@ def test_the_scheduler_zip_is_reproducible(tmp_path: Path) -> None:
     assert not [n for n in names if "__pycache__" in n or not n.endswith(".py")]
 
 
+def local_step_env(work: Path, url: str, project: str) -> dict[str, str]:
+    """What every step run here gets: local mode on moto at ``url``, a config.env in
+    ``work``, and a HOME of its own (no ~/.aws/config of the machine's user)."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(work / "home"),
+        "LANG": "C.UTF-8",
+        "CONFIG_FILE": str(work / "config.env"),
+        "AWS_ENDPOINT_URL": url,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "PROJECT_NAME": project,
+        "AUDIO_BUCKET": f"{project}-audio",
+    }
+
+
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     work = tmp_path_factory.mktemp("deploy")
@@ -225,16 +242,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     package_scheduler(scheduler_zip)
     with moto_server(log_path=work / "moto.log") as url:
         env = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(work / "home"),  # no ~/.aws/config of the machine's user
-            "LANG": "C.UTF-8",
-            "CONFIG_FILE": str(work / "config.env"),
-            "AWS_ENDPOINT_URL": url,
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "PROJECT_NAME": project,
-            "AUDIO_BUCKET": f"{project}-audio",
+            **local_step_env(work, url, project),
             "PORT": str(free_port()),
             # moto's image list has no "Deep Learning Base OSS" AMI; it has this one.
             "GPU_AMI_NAME": "Deep Learning AMI Ubuntu*",
