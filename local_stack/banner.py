@@ -30,7 +30,7 @@ def write_env_file(stack: Stack) -> str:
         "QUEUE_URL_LOW",
         "WEBHOOK_QUEUE_URL",
     )
-    text = "".join(f"export {k}='{stack.env[k]}'\n" for k in keys)
+    text = "".join(f"export {k}='{stack.env[k]}'\n" for k in keys if k in stack.env)
     write_atomically(path, text, mode=0o600)
     return str(path.relative_to(stack.root.parent))
 

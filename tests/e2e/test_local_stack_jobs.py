@@ -227,7 +227,9 @@ def test_a_poison_item_makes_the_job_partially_failed_with_its_error(
     assert items["good"]["status"] == "succeeded"
     assert items["poison"]["status"] == "failed"
     assert items["poison"]["error"]["code"] in {"not_audio", "unsupported_media_type"}
-    assert not items["poison"]["results"]
+    assert set(items["poison"]["results"]) == {"error"}  # its error record, no transcript
+    record = json.loads(download(items["poison"]["results"]["error"]["url"]))
+    assert record["error"] == items["poison"]["error"]["code"]
 
 
 def test_one_webhook_delivery_signed_for_the_key(
