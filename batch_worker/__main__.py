@@ -1,10 +1,11 @@
 """Command line of the batch worker.
 
 ``python -m batch_worker [--exit-when-idle SECONDS] [--max-jobs N] [--once]`` drains
-``QUEUE_URL``; ``python -m batch_worker redrive [--dry-run] [--max N]`` moves dead-lettered
-jobs back to it and prints the count as JSON. Settings come from the environment (see
-``config.env.example``). Exit status: 0 done, 1 a job had to be returned to the queue at
-exit or the queue became unreachable, 2 invalid settings.
+``QUEUE_URL_HIGH``, ``QUEUE_URL`` and ``QUEUE_URL_LOW`` (those set), high first;
+``python -m batch_worker redrive [--dry-run] [--max N]`` moves dead-lettered jobs back (a
+batch task to the queue of its priority) and prints the count as JSON. Settings come from
+the environment (see ``config.env.example``). Exit status: 0 done, 1 a job had to be
+returned to the queue at exit or the queue became unreachable, 2 invalid settings.
 """
 
 from __future__ import annotations
@@ -47,13 +48,16 @@ def _seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m batch_worker",
-        description="Drain the transcription jobs queue (QUEUE_URL) with one loaded engine.",
+        description=(
+            "Drain the transcription jobs queues (QUEUE_URL_HIGH, QUEUE_URL, QUEUE_URL_LOW: "
+            "high first) with one loaded engine."
+        ),
     )
     parser.add_argument(
         "--exit-when-idle",
         type=_seconds,
         metavar="SECONDS",
-        help="exit 0 once the queue has stayed empty this long",
+        help="exit 0 once every queue has stayed empty this long",
     )
     parser.add_argument("--max-jobs", type=_positive_int, metavar="N", help="take at most N jobs")
     parser.add_argument("--once", action="store_true", help="drain what is there, then exit")
@@ -102,7 +106,12 @@ def run_redrive(args: argparse.Namespace) -> int:
     settings = load(WorkerSettings)
     sqs, _, dlq_url = _clients(settings)
     result = redrive(
-        sqs, dlq_url, settings.queue_url, dry_run=args.dry_run, max_messages=args.max_messages
+        sqs,
+        dlq_url,
+        settings.queue_url,
+        dry_run=args.dry_run,
+        max_messages=args.max_messages,
+        by_priority=settings.queues_by_priority,
     )
     sys.stdout.write(json.dumps(asdict(result)) + "\n")
     return 0

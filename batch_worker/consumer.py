@@ -1,9 +1,31 @@
-"""The jobs queue as the worker sees it: receive, delete, return later, dead-letter.
+"""The jobs queues as the worker sees them: receive, delete, return later, dead-letter.
 
 Every message received is held by the :class:`~batch_worker.heartbeat.Heartbeat` until it
 is deleted or returned; each of those first takes the message out of the heartbeat, and
 only the one that did acts, so a message is deleted or returned at most once. Deletes go
-out in batches (see :mod:`batch_worker.deleter`).
+out in batches, one :class:`~batch_worker.deleter.Deleter` per queue.
+
+**Priorities.** The worker may drain several queues, highest priority first
+(``QUEUE_URL_HIGH``, ``QUEUE_URL``, ``QUEUE_URL_LOW``; see
+:attr:`~batch_worker.settings.WorkerSettings.queue_urls`). Each :class:`Received` remembers
+its queue, and every later call on it (delete, heartbeat, return, dead-letter) goes there.
+With one queue, :meth:`JobConsumer.receive` is one ``ReceiveMessage`` long poll, as it always
+was. With several, a receive is:
+
+1. a quick pass: a short poll (``WaitTimeSeconds=0``) of each queue in order, stopping at
+   the first that gives messages; any queue but the first gives at most ``max_lower``
+   (what the worker can start at once, see :mod:`batch_worker.prefetch`), so a flood of low
+   tasks never fills the worker ahead of a high task that comes a moment later;
+2. when the quick pass finds nothing (short polls sample a few SQS servers and can miss
+   messages), a long poll of each queue in order, ``PRIORITY_WAIT_SECONDS`` each; after an
+   empty round the next receive starts with the long polls (no spinning while idle).
+
+Worst case, for an idle worker, a high task waits the long polls of the other queues:
+(queues − 1) × ``PRIORITY_WAIT_SECONDS`` (4 s by default with three queues). A busy worker
+polls the high queue before every lower receive, so a high task waits for at most the
+task running and the one prepared next (two with ``PREFETCH=1``), whatever is queued below
+it; it is held off only when a short poll misses it, until the next receive.
+Empty means all queues empty: the receive returns nothing only after polling every queue.
 
 A message the worker sends to the dead-letter queue keeps its own attributes and gains one,
 ``dead_letter``: a JSON object saying why (``reason``: ``malformed_job``,
@@ -19,6 +41,7 @@ import base64
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +57,7 @@ from tenacity import (
 from batch_worker.deleter import Deleter
 from batch_worker.exceptions import NoDeadLetterQueue, QueueUnreachable
 from batch_worker.heartbeat import Heartbeat
+from batch_worker.settings import PRIORITY_WAIT_SECONDS
 from transcription.aws_errors import is_retryable
 from transcription.transcript import utc_now
 
@@ -71,15 +95,19 @@ class Received:
     received_at: float = field(default_factory=time.monotonic)
     received_wall: float = field(default_factory=time.time)  # for the time spent queued
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage, for metrics
+    queue_url: str = ""  # the queue it came from ("": the consumer's first)
+    rank: int = 0  # its queue's place in the priority order: 0 is taken first
 
     @classmethod
-    def from_sqs(cls, message: dict[str, Any]) -> Received:
+    def from_sqs(cls, message: dict[str, Any], queue_url: str = "", rank: int = 0) -> Received:
         return cls(
             message_id=message["MessageId"],
             receipt_handle=message["ReceiptHandle"],
             body=message.get("Body", ""),
             receive_count=int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
             attributes=message.get("MessageAttributes") or {},
+            queue_url=queue_url,
+            rank=rank,
         )
 
 
@@ -98,31 +126,59 @@ class JobConsumer:
     def __init__(
         self,
         sqs: Any,
-        queue_url: str,
+        queue_urls: str | Sequence[str],  # highest priority first
         dlq_url: str,
         heartbeat: Heartbeat,
         retrying: Retrying | None = None,
+        *,
+        priority_wait_seconds: int = PRIORITY_WAIT_SECONDS,
     ) -> None:
         self.sqs = sqs
-        self.queue_url = queue_url
+        self.queue_urls = (queue_urls,) if isinstance(queue_urls, str) else tuple(queue_urls)
+        self.queue_url = self.queue_urls[0]
         self.dlq_url = dlq_url
         self.heartbeat = heartbeat
         self.retrying = retrying or receive_retrying()
-        self.deleter = Deleter(sqs, queue_url)
+        self.priority_wait_seconds = priority_wait_seconds
+        self.deleters = {url: Deleter(sqs, url) for url in self.queue_urls}
+        self._quiet = False  # the last receive found every queue empty
 
     # --- receiving -----------------------------------------------------------------------
-    def receive(self, max_messages: int, wait_seconds: int) -> list[Received]:
-        """Up to ``max_messages`` (≤ 10) messages, each held from now on."""
-        raw = self.retrying(self._receive_once, min(max_messages, MAX_RECEIVE), wait_seconds)
-        messages = [Received.from_sqs(m) for m in raw]
+    def receive(
+        self, max_messages: int, wait_seconds: int, max_lower: int | None = None
+    ) -> list[Received]:
+        """Up to ``max_messages`` (≤ 10) messages, each held from now on; the highest queue
+        that has any gives them, any queue but the first at most ``max_lower``."""
+        limit = min(max_messages, MAX_RECEIVE)
+        if len(self.queue_urls) == 1:
+            return self._take(0, limit, wait_seconds)
+        lower = limit if max_lower is None else min(limit, max_lower)
+        ranks = [rank for rank in range(len(self.queue_urls)) if rank == 0 or lower > 0]
+        limits = {rank: limit if rank == 0 else lower for rank in ranks}
+        passes = [min(wait_seconds, self.priority_wait_seconds)]
+        if not self._quiet:
+            passes.insert(0, 0)
+        for wait in passes:
+            for rank in ranks:
+                messages = self._take(rank, limits[rank], wait)
+                if messages:
+                    self._quiet = False
+                    return messages
+        self._quiet = len(ranks) == len(self.queue_urls)  # every queue was polled
+        return []
+
+    def _take(self, rank: int, max_messages: int, wait_seconds: int) -> list[Received]:
+        url = self.queue_urls[rank]
+        raw = self.retrying(self._receive_once, url, max_messages, wait_seconds)
+        messages = [Received.from_sqs(m, url, rank) for m in raw]
         for message in messages:
-            self.heartbeat.hold(message, message.receipt_handle)
+            self.heartbeat.hold(message, message.receipt_handle, url)
         return messages
 
-    def _receive_once(self, max_messages: int, wait_seconds: int) -> list[dict[str, Any]]:
+    def _receive_once(self, url: str, max_messages: int, wait_seconds: int) -> list[dict[str, Any]]:
         try:
             response = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
+                QueueUrl=url,
                 MaxNumberOfMessages=max_messages,
                 WaitTimeSeconds=wait_seconds,
                 VisibilityTimeout=self.heartbeat.visibility_timeout,
@@ -137,6 +193,9 @@ class JobConsumer:
             raise QueueUnreachable(f"SQS receive failed: {error}") from error
         return list(response.get("Messages", ()))
 
+    def queue_of(self, message: Received) -> str:
+        return message.queue_url or self.queue_url
+
     def held(self) -> int:
         return len(self.heartbeat)
 
@@ -148,12 +207,13 @@ class JobConsumer:
         """
         if not self.heartbeat.drop(message):
             return False
-        self.deleter.submit(message.message_id, message.receipt_handle)
+        self.deleters[self.queue_of(message)].submit(message.message_id, message.receipt_handle)
         return True
 
     def close(self) -> None:
         """End of a run: send the deletes still pending."""
-        self.deleter.close()
+        for deleter in self.deleters.values():
+            deleter.close()
 
     def release(self, message: Received, delay_seconds: int) -> bool:
         """Make a held message visible again after ``delay_seconds`` (0: at once)."""
@@ -161,7 +221,7 @@ class JobConsumer:
             return False
         try:
             self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url,
+                QueueUrl=self.queue_of(message),
                 ReceiptHandle=message.receipt_handle,
                 VisibilityTimeout=delay_seconds,
             )

@@ -2,8 +2,9 @@
 
 Every message the worker has received and not yet deleted or returned is *held*. A thread
 renews the visibility timeout of all held messages every ``HEARTBEAT_SECONDS`` with
-``ChangeMessageVisibilityBatch``, so a long file is never handed to a second worker. If the
-worker dies, the renewals stop and the message comes back after one visibility timeout.
+``ChangeMessageVisibilityBatch`` (per queue: each message is renewed on the queue it came
+from), so a long file is never handed to a second worker. If the worker dies, the renewals
+stop and the message comes back after one visibility timeout.
 
 :meth:`Heartbeat.drop` and a renewal take the same lock, so once ``drop`` returns no renewal
 of that message is under way: a message returned with a backoff is never renewed past it.
@@ -30,15 +31,16 @@ class Heartbeat:
         self.queue_url = queue_url
         self.visibility_timeout = visibility_timeout
         self.interval = interval
-        self._held: dict[Any, str] = {}  # held message → its receipt handle
+        self._held: dict[Any, tuple[str, str]] = {}  # held message → (queue, receipt handle)
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
     # --- what is held --------------------------------------------------------------------
-    def hold(self, key: Any, receipt_handle: str) -> None:
+    def hold(self, key: Any, receipt_handle: str, queue_url: str | None = None) -> None:
+        """Renew ``key`` from now on, on ``queue_url`` (default: the heartbeat's queue)."""
         with self._lock:
-            self._held[key] = receipt_handle
+            self._held[key] = (queue_url or self.queue_url, receipt_handle)
 
     def drop(self, key: Any) -> bool:
         """Stop renewing ``key``; ``False`` if it was not held (someone else let it go)."""
@@ -73,25 +75,30 @@ class Heartbeat:
         """Renew every held message once; returns how many SQS accepted."""
         renewed = 0
         with self._lock:
-            handles = list(self._held.values())
-            for start in range(0, len(handles), BATCH_LIMIT):
-                chunk = handles[start : start + BATCH_LIMIT]
-                response = self.sqs.change_message_visibility_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[
-                        {
-                            "Id": str(i),
-                            "ReceiptHandle": handle,
-                            "VisibilityTimeout": self.visibility_timeout,
-                        }
-                        for i, handle in enumerate(chunk)
-                    ],
-                )
-                renewed += len(response.get("Successful", ()))
-                for failure in response.get("Failed", ()):
-                    log.warning(
-                        "heartbeat could not renew a message: %s %s",
-                        failure.get("Code"),
-                        failure.get("Message", ""),
-                    )
+            by_queue: dict[str, list[str]] = {}
+            for queue_url, handle in self._held.values():
+                by_queue.setdefault(queue_url, []).append(handle)
+            for queue_url, handles in by_queue.items():
+                for start in range(0, len(handles), BATCH_LIMIT):
+                    renewed += self._renew(queue_url, handles[start : start + BATCH_LIMIT])
         return renewed
+
+    def _renew(self, queue_url: str, handles: list[str]) -> int:
+        response = self.sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {
+                    "Id": str(i),
+                    "ReceiptHandle": handle,
+                    "VisibilityTimeout": self.visibility_timeout,
+                }
+                for i, handle in enumerate(handles)
+            ],
+        )
+        for failure in response.get("Failed", ()):
+            log.warning(
+                "heartbeat could not renew a message: %s %s",
+                failure.get("Code"),
+                failure.get("Message", ""),
+            )
+        return len(response.get("Successful", ()))

@@ -37,6 +37,7 @@ OUTCOMES = (
     "dead_lettered",  # malformed or unknown version: sent to the DLQ
     "retried",  # transient failure: back on the queue after a backoff
     "released",  # shutdown: back on the queue at once
+    "canceled",  # a task of a canceled batch job: deleted, never run
 )
 
 SCHEMA = MetricSchema(
@@ -86,6 +87,8 @@ def job_fields(
     if job is not None:
         fields["s3_key"] = job.key
         fields["output_key"] = job.output_key
+        fields["job_id"] = job.job_id  # batch job tasks only (None is left out below)
+        fields["priority"] = job.priority
         fields["queued_seconds"] = _seconds_since(job.enqueued_at, message.received_wall)
     if transcript is not None:
         audio = transcript.timings.audio_seconds

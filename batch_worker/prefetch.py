@@ -11,6 +11,13 @@ about one lease (``VISIBILITY_TIMEOUT``), judged by the seconds the last jobs to
 prepare and run: short jobs come 10 to a receive, while a worker busy with hour-long files
 takes one at a time and leaves the rest of the queue to other workers.
 
+With priority queues (see :mod:`batch_worker.consumer`) that holds for the first queue; a
+lower one gives only what the worker can start at once: the free slots. While every slot is
+busy nothing is received (a high task could not start sooner); when a slot frees, the next
+receive polls the high queue first, so no low message taken early stands in the high one's
+way. Messages wait, and prepared jobs queue for the engine, highest priority first: a high
+task waits for the job running and the one already prepared, never for the flood below it.
+
 :class:`Uploader` runs the uploads (transcript, sidecars, message delete) on a few threads
 of its own, so the engine starts the next job at once and short jobs are not held up by the
 S3 and SQS round trips of each upload.
@@ -18,8 +25,9 @@ S3 and SQS round trips of each upload.
 
 from __future__ import annotations
 
-import collections
+import bisect
 import concurrent.futures
+import itertools
 import logging
 import math
 import queue
@@ -39,6 +47,7 @@ log = logging.getLogger(__name__)
 PREPARE_THREADS = 2  # downloads and decodes at once, within the prefetch slots
 UPLOAD_THREADS = 4
 _POLL = 0.2  # how often a blocked thread looks whether it should stop
+_LAST = 1 << 30  # the rank of the end-of-run marker in the ready queue: after every job
 
 
 @dataclass(frozen=True)
@@ -107,13 +116,16 @@ class Prefetcher:
         self.limits = limits
         self.stopping = stopping
         self.release = release
-        self.ready: queue.Queue[Prepared | None] = queue.Queue()  # None: no more jobs
+        # (rank, order, job) for the engine, highest priority first; job None: no more jobs
+        self._ready: queue.PriorityQueue[tuple[int, int, Prepared | None]] = queue.PriorityQueue()
+        self._order = itertools.count()
         self.received = 0
         self.error: BaseException | None = None
         self.pace = Pace(lease_seconds, first_batch=depth + 1)
         self._capacity = depth + 1
+        self._prioritized = len(jobs.queue_urls) > 1
         self._slots = threading.Semaphore(self._capacity)
-        self._waiting: collections.deque[Received] = collections.deque()  # received, unprepared
+        self._waiting: list[Received] = []  # received, unprepared; highest priority first
         self._in_hand = 0  # received and not yet done with
         self._receiving = True
         self._changed = threading.Condition()
@@ -136,6 +148,14 @@ class Prefetcher:
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(t.is_alive() for t in (*self._preparers, self._receiver))
 
+    def next_ready(self) -> Prepared | None:
+        """The compute thread's next job (highest priority first); ``None``: the run is over."""
+        return self._ready.get()[2]
+
+    def _put_ready(self, prepared: Prepared | None) -> None:
+        rank = _LAST if prepared is None else prepared.message.rank
+        self._ready.put((rank, next(self._order), prepared))
+
     def job_done(self, seconds: float = 0.0) -> None:
         """The compute thread finished with a job (in ``seconds``): room for one more."""
         self._slots.release()
@@ -149,8 +169,8 @@ class Prefetcher:
     def _run_receiver(self) -> None:
         try:
             while not self.stopping.is_set():
-                room = self._room()
-                if room and not self._receive(room):
+                room, start_now = self._room()
+                if room and not self._receive(room, start_now):
                     return
         except Exception as error:
             log.exception("receiving stopped")
@@ -160,8 +180,10 @@ class Prefetcher:
                 self._receiving = False
                 self._changed.notify_all()
 
-    def _room(self) -> int:
-        """How many to receive now; 0 (after a short wait) while enough are in hand.
+    def _room(self) -> tuple[int, int]:
+        """How many to receive now, and how many of them the worker starts at once (what a
+        lower-priority queue may give); ``(0, 0)`` (after a short wait) while enough are in
+        hand.
 
         The next receive starts while a few messages still wait (two, or one when a batch
         is one), so preparing never waits for a long poll, and full batches of 10 keep
@@ -172,24 +194,31 @@ class Prefetcher:
         low = min(2, target)
         with self._changed:
             room = self._capacity + target + low - 2 - self._in_hand
-            if room <= 0 or len(self._waiting) >= low:
+            start_now = self._capacity - self._in_hand
+            # With priorities, nothing is received while every slot is busy: a high task
+            # received now could not start sooner, and the receive after the next job_done
+            # polls the high queue first (a low one waiting then would take the free slot).
+            full = self._prioritized and start_now <= 0
+            if room <= 0 or len(self._waiting) >= low or full:
                 self._changed.wait(_POLL)
-                return 0
-            return min(MAX_RECEIVE, room)
+                return 0, 0
+            return min(MAX_RECEIVE, room), start_now
 
-    def _receive(self, room: int) -> bool:
-        """Receive up to ``room`` messages; ``False`` once the run should end."""
+    def _receive(self, room: int, start_now: int) -> bool:
+        """Receive up to ``room`` messages (``start_now`` from a lower-priority queue);
+        ``False`` once the run should end."""
         if self.limits.max_jobs is not None:
             if self.received >= self.limits.max_jobs:
                 log.info("took %d jobs (--max-jobs); stopping", self.received)
                 return False
             room = min(room, self.limits.max_jobs - self.received)
         polled_at = time.monotonic()
-        messages = self.jobs.receive(room, self._wait())
+        messages = self.jobs.receive(room, self._wait(), max_lower=start_now)
         with self._changed:
             self.received += len(messages)
             self._in_hand += len(messages)
-            self._waiting.extend(messages)
+            for message in messages:
+                bisect.insort(self._waiting, message, key=_rank)  # after its equals: FIFO
             self._changed.notify_all()
         if messages or self.jobs.held():
             self._idle_since = None
@@ -225,8 +254,8 @@ class Prefetcher:
             if last:
                 self._receiver.join()  # whatever it still receives goes back below
                 while self._waiting:  # received, never prepared: back to the queue at once
-                    self.release(self._waiting.popleft())
-                self.ready.put(None)
+                    self.release(self._waiting.pop(0))
+                self._put_ready(None)
 
     def _next(self) -> Received | None:
         """Take a slot and the next message received; ``None`` once no more will come."""
@@ -237,7 +266,7 @@ class Prefetcher:
                 if not self._waiting and self._receiving:
                     self._changed.wait(_POLL)
                 if self._waiting:
-                    return self._waiting.popleft()
+                    return self._waiting.pop(0)
                 receiving = self._receiving
             self._slots.release()
             if not receiving:
@@ -255,7 +284,11 @@ class Prefetcher:
         if prepared is None:
             self.job_done()
         else:
-            self.ready.put(prepared)
+            self._put_ready(prepared)
+
+
+def _rank(message: Received) -> int:
+    return message.rank
 
 
 class Uploader:

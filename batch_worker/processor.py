@@ -2,9 +2,10 @@
 
 1. :meth:`JobProcessor.prepare` (prefetch thread): parse the message, check its buckets and
    output key against the worker's own settings (a job naming anything but the layout's place
-   for its audio is dead-lettered, never written), re-check the transcript (skip if current,
-   after writing any sidecar it lacks), download the audio conditionally on the job's ETag,
-   decode it.
+   for its audio is dead-lettered, never written), drop a task of a canceled batch job
+   (:mod:`batch_worker.cancel`: deleted, nothing written, outcome ``canceled``), re-check the
+   transcript (skip if current, after writing any sidecar it lacks), download the audio
+   conditionally on the job's ETag, decode it.
 2. :meth:`JobProcessor.transcribe` (compute thread): run the engine; the transcript gets
    route ``batch``, its source, and ``timings.queued_at`` from the job's ``enqueued_at``.
 3. :meth:`JobProcessor.publish` (upload threads): write the transcript and sidecars with the
@@ -28,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from batch_worker.cancel import CanceledJobs
 from batch_worker.consumer import JobConsumer, Received
 from batch_worker.failures import FailureHandler
 from batch_worker.metrics import JobMetrics
@@ -60,7 +62,7 @@ def parse_job(body: str, policy: OutputPolicy | None = None) -> Job:
         raise MalformedJob(f"unknown output formats {unknown}; known: {', '.join(formats.FORMATS)}")
     if policy is not None:
         try:
-            policy.check(job.bucket, job.key, job.output_bucket, job.output_key)
+            policy.check(job.bucket, job.key, job.output_bucket, job.output_key, job.job_id)
         except TargetNotAllowed as refused:
             raise RefusedJob(refused) from None
     return job
@@ -121,6 +123,7 @@ class JobProcessor:
         self.metrics = metrics
         self.stores = failures.stores
         self.max_audio_seconds = max_audio_seconds
+        self.canceled = CanceledJobs(s3, policy)
 
     @contextlib.contextmanager
     def _job_context(self, message: Received, job: Job | None = None) -> Iterator[None]:
@@ -143,6 +146,10 @@ class JobProcessor:
             try:
                 job = parse_job(message.body, self.policy)
                 append_keys(s3_key=job.key, trace_id=job.trace_id, reason=job.reason)
+                if job.job_id is not None and self.canceled.is_canceled(job.job_id):
+                    log.info("job %s is canceled: its task is dropped", job.job_id)
+                    self._finish(message, "canceled", job)
+                    return None
                 store = self.stores(job.output_bucket)
                 seen = store.head(job.output_key)
                 if seen is not None and seen.is_current_for(job.etag):

@@ -15,12 +15,17 @@ so a failure in between leaves a duplicate (settled by the conditional writes), 
 loss. Messages the worker dead-lettered itself get their original attributes back.
 
 ``--dry-run`` moves nothing: it counts the messages by reason and makes them visible again.
+
+The high, normal and low queues share the DLQ: a batch job's task goes back to the queue of
+its ``priority`` (when the worker has that queue), anything else to ``QUEUE_URL``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,8 +76,10 @@ def redrive(
     dry_run: bool = False,
     max_messages: int | None = None,
     wait_seconds: int = 1,
+    by_priority: Mapping[str, str] | None = None,
 ) -> RedriveResult:
-    """Move (or with ``dry_run`` count) what the DLQ holds now, at most ``max_messages``."""
+    """Move (or with ``dry_run`` count) what the DLQ holds now, at most ``max_messages``;
+    a task whose ``priority`` is in ``by_priority`` goes back to that queue."""
     limit = _visible(sqs, dlq_url)
     if max_messages is not None:
         limit = min(limit, max_messages)
@@ -105,7 +112,8 @@ def redrive(
                     else:
                         reasons[_reason(message)] += 1
                         if not dry_run:
-                            ours.update((message["MessageId"], _send(sqs, message, queue_url)))
+                            target = _queue_of(message, queue_url, by_priority or {})
+                            ours.update((message["MessageId"], _send(sqs, message, target)))
                             sent.append(message["ReceiptHandle"])
                             continue
                     kept.append(message["ReceiptHandle"])
@@ -127,6 +135,16 @@ def redrive(
         )  # fmt: skip
     log.info("redrive %s", "counted" if dry_run else "done", extra={"fields": result.__dict__})
     return result
+
+
+def _queue_of(message: dict[str, Any], queue_url: str, by_priority: Mapping[str, str]) -> str:
+    """The queue of the task's priority; ``queue_url`` for other messages (or unreadable)."""
+    try:
+        body = json.loads(message["Body"])
+    except ValueError:
+        return queue_url
+    priority = body.get("priority") if isinstance(body, dict) else None
+    return by_priority.get(priority, queue_url) if isinstance(priority, str) else queue_url
 
 
 def _send(sqs: Any, message: dict[str, Any], queue_url: str) -> str:

@@ -1,8 +1,10 @@
 """The scheduler: a Lambda run by an EventBridge schedule that starts worker boxes on backlog.
 
-Each run reads the jobs queue's visible and in-flight counts and computes::
+Each run reads the visible and in-flight counts of the jobs queues (``QUEUE_URL``, and
+``QUEUE_URL_HIGH``/``QUEUE_URL_LOW`` when set: a batch job's tasks may be on those alone)
+and computes::
 
-    backlog = ApproximateNumberOfMessages + ApproximateNumberOfMessagesNotVisible
+    backlog = Σ ApproximateNumberOfMessages + ApproximateNumberOfMessagesNotVisible
     desired = min(MAX_WORKERS, ceil(backlog / JOBS_PER_WORKER))
 
 Worker boxes are the EC2 instances tagged ``WORKER_TAG_KEY=WORKER_TAG_VALUE`` (default
@@ -102,7 +104,8 @@ def start_instances(ec2: Any, candidates: list[str], count: int) -> list[str]:
 
 
 def scale(sqs: Any, ec2: Any, settings: SchedulerSettings) -> ScalingDecision:
-    visible, in_flight = queue_counts(sqs, settings.queue_url)
+    counts = [queue_counts(sqs, url) for url in settings.queue_urls]
+    visible, in_flight = sum(c[0] for c in counts), sum(c[1] for c in counts)
     backlog = visible + in_flight
     desired = desired_workers(backlog, settings.jobs_per_worker, settings.max_workers)
     instances = worker_instances(ec2, settings) if desired else {}

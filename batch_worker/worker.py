@@ -1,4 +1,8 @@
-"""The worker: drain the jobs queue with one loaded engine, overlapping I/O and compute.
+"""The worker: drain the jobs queues with one loaded engine, overlapping I/O and compute.
+
+With priority queues (``QUEUE_URL_HIGH``/``QUEUE_URL_LOW`` beside ``QUEUE_URL``) high tasks
+go before normal before low ones (see :mod:`.consumer` and :mod:`.prefetch`); tasks of a
+canceled batch job are dropped unrun (see :mod:`.cancel`).
 
 Threads share the work of every job:
 
@@ -77,7 +81,13 @@ class Worker:
         self.heartbeat = Heartbeat(
             sqs, settings.queue_url, settings.visibility, settings.heartbeat_interval
         )
-        self.jobs = JobConsumer(sqs, settings.queue_url, dlq_url, self.heartbeat)
+        self.jobs = JobConsumer(
+            sqs,
+            settings.queue_urls,
+            dlq_url,
+            self.heartbeat,
+            priority_wait_seconds=settings.priority_wait_seconds,
+        )
         self.metrics = JobMetrics(settings.metrics_namespace)
         self.failures = FailureHandler(
             self.jobs, Stores(s3), self.metrics, settings.retry_backoff_seconds
@@ -115,7 +125,7 @@ class Worker:
             "worker started",
             extra={
                 "fields": {
-                    "queue_url": self.settings.queue_url,
+                    "queue_urls": list(self.settings.queue_urls),  # highest priority first
                     "visibility_timeout": self.settings.visibility,
                     "heartbeat_seconds": self.settings.heartbeat_interval,
                     "prefetch": self.settings.prefetch,
@@ -150,7 +160,7 @@ class Worker:
                     return
 
     def _compute(self, prefetcher: Prefetcher, uploader: Uploader) -> None:
-        while (prepared := prefetcher.ready.get()) is not None:
+        while (prepared := prefetcher.next_ready()) is not None:
             started = time.perf_counter()
             try:
                 self._compute_one(prepared, uploader)

@@ -72,6 +72,8 @@ def deployment(aws_client: Any, aws_settings: AwsSettings) -> Deployment:
         "INPUT_PREFIX": "audio/",
         "OUTPUT_PREFIX": "transcripts/",
         "JOBS_QUEUE_NAME": f"{project}-jobs",
+        "JOBS_HIGH_QUEUE_NAME": f"{project}-jobs-high",
+        "JOBS_LOW_QUEUE_NAME": f"{project}-jobs-low",
         "DLQ_NAME": f"{project}-jobs-dlq",
         "ROUTER_FAILURES_NAME": f"{project}-router-failures",
         "EVENTS_QUEUE_NAME": f"{project}-events",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -132,6 +133,24 @@ def test_backlog_of_7_starts_exactly_2_stopped_tagged_workers_and_nothing_else(
     assert set(decision.started) < set(workers)
     assert sorted(fleet.states(*workers)) == ["running", "running", "stopped"]
     assert fleet.states(*others) == ["running", "stopped", "stopped", "stopped"]
+
+
+def test_the_backlog_of_the_high_and_low_queues_counts_too(
+    fleet: Fleet, ec2: Any, sqs: Any, queue_url: str, aws_settings: AwsSettings, project: str
+) -> None:
+    workers = [fleet.worker("stopped") for _ in range(2)]
+    high, low = (sqs.create_queue(QueueName=unique(n))["QueueUrl"] for n in ("high", "low"))
+    backlog(sqs, high, visible=2, in_flight=1)
+    backlog(sqs, low, visible=1, in_flight=0)
+    settings = replace(
+        settings_for(aws_settings, queue_url, project), queue_url_high=high, queue_url_low=low
+    )
+
+    decision = scale(sqs, ec2, settings)
+
+    assert (decision.visible, decision.in_flight, decision.backlog) == (3, 1, 4)
+    assert decision.desired == 2  # nothing on QUEUE_URL: the others alone call for boxes
+    assert sorted(decision.started) == sorted(workers)
 
 
 def test_running_workers_count_toward_desired_and_are_never_stopped(

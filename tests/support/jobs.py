@@ -25,8 +25,10 @@ def upload_job(
     *,
     reason: str = "forced",
     formats: tuple[str, ...] = ("json", "txt", "srt", "vtt"),
+    output_key: str | None = None,
 ) -> Job:
-    """Put ``body`` at ``s3://bucket/key`` and return the job the router would enqueue."""
+    """Put ``body`` at ``s3://bucket/key`` and return the job the router would enqueue
+    (``output_key``: for a key outside the input prefix, which has no transcript key)."""
     data = body.read_bytes() if isinstance(body, Path) else body
     response = s3.put_object(Bucket=bucket, Key=key, Body=data)
     return Job(
@@ -35,7 +37,7 @@ def upload_job(
         etag=normalize_etag(response["ETag"]),
         size=len(data),
         output_bucket=bucket,
-        output_key=Layout().transcript_key(key),
+        output_key=output_key or Layout().transcript_key(key),
         reason=reason,
         options=JobOptions(formats=formats),
     )

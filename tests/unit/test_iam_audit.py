@@ -27,6 +27,8 @@ NAMES = {
     "INPUT_PREFIX": "audio/",
     "OUTPUT_PREFIX": "transcripts/",
     "JOBS_QUEUE_NAME": "p-jobs",
+    "JOBS_HIGH_QUEUE_NAME": "p-jobs-high",
+    "JOBS_LOW_QUEUE_NAME": "p-jobs-low",
     "DLQ_NAME": "p-jobs-dlq",
     "ROUTER_FAILURES_NAME": "p-router-failures",
     "EVENTS_QUEUE_NAME": "p-events",

@@ -67,6 +67,8 @@ def test_explicit_visibility_and_heartbeat_win() -> None:
         ("PREFETCH", "-1"),
         ("WAIT_TIME_SECONDS", "21"),
         ("WAIT_TIME_SECONDS", "0"),
+        ("PRIORITY_WAIT_SECONDS", "0"),
+        ("PRIORITY_WAIT_SECONDS", "21"),
     ],
 )
 def test_invalid_settings_name_the_variable(name: str, value: str) -> None:
@@ -77,6 +79,17 @@ def test_invalid_settings_name_the_variable(name: str, value: str) -> None:
 def test_queue_url_is_required() -> None:
     with pytest.raises(errors.SettingsError, match="QUEUE_URL"):
         load(WorkerSettings, {})
+
+
+def test_the_worker_drains_high_then_normal_then_low_and_skips_empty_queues() -> None:
+    assert load(WorkerSettings, BASE_ENV).queue_urls == (BASE_ENV["QUEUE_URL"],)
+    empty = {**BASE_ENV, "QUEUE_URL_HIGH": "", "QUEUE_URL_LOW": ""}
+    assert load(WorkerSettings, empty).queue_urls == (BASE_ENV["QUEUE_URL"],)
+    three = {**BASE_ENV, "QUEUE_URL_HIGH": "http://h", "QUEUE_URL_LOW": "http://l"}
+    assert load(WorkerSettings, three).queue_urls == ("http://h", BASE_ENV["QUEUE_URL"], "http://l")
+    same = {**BASE_ENV, "QUEUE_URL_LOW": BASE_ENV["QUEUE_URL"]}  # the jobs API's default
+    assert load(WorkerSettings, same).queue_urls == (BASE_ENV["QUEUE_URL"],)
+    assert load(WorkerSettings, BASE_ENV).priority_wait_seconds == 2
 
 
 # --- failures ----------------------------------------------------------------------------
