@@ -203,7 +203,8 @@ def main(argv: list[str]) -> int:
     elif command == "ingress-diff":
         _dump(ingress_diff(_load(args[0]) or [], _load(args[1])))
     elif command == "items":
-        sys.stdout.write("".join(json.dumps(i, separators=(",", ":")) + "\n" for i in _load(args[0])))
+        for item in _load(args[0]):
+            _dump(item)
     elif command == "table-shape":
         _dump(table_shape(_load(args[0])))
     elif command == "statements-without-scope":
