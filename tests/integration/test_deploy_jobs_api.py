@@ -98,7 +98,9 @@ class Deployment:
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
         )
-        return session.client(service, endpoint_url=self.url, config=Config(retries={"mode": "standard"}))
+        return session.client(
+            service, endpoint_url=self.url, config=Config(retries={"mode": "standard"})
+        )
 
     def step(self, number: str, *args: str, env: dict[str, str] | None = None) -> Step:
         (path,) = SCRIPTS.glob(f"step-{number}-*.sh")
@@ -126,7 +128,14 @@ class Deployment:
 
     def record(self, name: str, value: str) -> None:
         subprocess.run(
-            [sys.executable, str(SCRIPTS / "lib" / "config_file.py"), "set", str(self.config), name, value],
+            [
+                sys.executable,
+                str(SCRIPTS / "lib" / "config_file.py"),
+                "set",
+                str(self.config),
+                name,
+                value,
+            ],
             check=True,
             capture_output=True,
         )
@@ -233,12 +242,20 @@ def test_1_functions_handlers_roles_and_environment(deployment: Deployment) -> N
         assert environment["JOBS_ADMIN_KEY_PARAMETER"] == f"/{d.project}/jobs-admin-key"
         assert environment["JOBS_API_URL"] == values["JOBS_API_URL"]
         assert environment["AUDIO_BUCKET"] == f"{d.project}-audio"
-        assert (environment["INPUT_PREFIX"], environment["OUTPUT_PREFIX"]) == ("audio/", "transcripts/")
+        assert (environment["INPUT_PREFIX"], environment["OUTPUT_PREFIX"]) == (
+            "audio/",
+            "transcripts/",
+        )
         assert environment["WEBHOOK_MAX_ATTEMPTS"] == "5"
         for never in ("JOBS_ADMIN_KEY", "WEBHOOK_ALLOW_LOOPBACK", "AWS_REGION", "AWS_ENDPOINT_URL"):
             assert never not in environment, never
-        assert values[f"JOBS_{component.split('-')[1].upper()}_FUNCTION_ARN"] == config["FunctionArn"]
-    assert (aws_lambda.get_function_configuration(FunctionName=f"{d.project}-jobs-api")["Timeout"]) == 30
+        assert (
+            values[f"JOBS_{component.split('-')[1].upper()}_FUNCTION_ARN"] == config["FunctionArn"]
+        )
+    assert (
+        (aws_lambda.get_function_configuration(FunctionName=f"{d.project}-jobs-api")["Timeout"])
+        == 30
+    )
 
 
 def test_1_the_function_url_is_public_and_recorded(deployment: Deployment) -> None:
@@ -285,7 +302,11 @@ def test_1_the_roles_reach_only_the_projects_resources(deployment: Deployment) -
         assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
         policy = iam.get_role_policy(RoleName=name, PolicyName=component)["PolicyDocument"]
         for statement in policy["Statement"]:
-            actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+            actions = (
+                [statement["Action"]]
+                if isinstance(statement["Action"], str)
+                else statement["Action"]
+            )
             granted.setdefault(component, set()).update(actions)
             resources = statement["Resource"]
             for resource in [resources] if isinstance(resources, str) else resources:
@@ -321,7 +342,10 @@ def test_3_validate_passes_then_catches_drift_that_step_370_repairs(deployment: 
     d, aws_lambda = deployment, deployment.client("lambda")
     for step in d.ok("011", "371"):
         assert "DRIFT" not in step.stderr, step.stderr
-    assert "skipped: GET /v1/health of the function URL (moto cannot run Lambda code" in d.steps[-1].stderr
+    assert (
+        "skipped: GET /v1/health of the function URL (moto cannot run Lambda code"
+        in d.steps[-1].stderr
+    )
     sender = f"{d.project}-jobs-webhooks"
     (mapping,) = aws_lambda.list_event_source_mappings(FunctionName=sender)["EventSourceMappings"]
     aws_lambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
@@ -332,7 +356,10 @@ def test_3_validate_passes_then_catches_drift_that_step_370_repairs(deployment: 
     assert f"DRIFT: function URL of {d.project}-jobs-api does not exist" in drifted.stderr
     repaired = d.ok("370")[0]
     assert any("SQS trigger" in line for line in repaired.changes), repaired.stderr
-    assert aws_lambda.get_function_url_config(FunctionName=f"{d.project}-jobs-api")["AuthType"] == "NONE"
+    assert (
+        aws_lambda.get_function_url_config(FunctionName=f"{d.project}-jobs-api")["AuthType"]
+        == "NONE"
+    )
     # A new URL is a new address: recorded, and given to the functions.
     new_url = d.values()["JOBS_API_URL"]
     config = aws_lambda.get_function_configuration(FunctionName=f"{d.project}-jobs-tracker")
@@ -393,7 +420,10 @@ def test_4_the_deployed_zip_and_environment_serve_the_api(deployment: Deployment
     issued = invoke_from_zip(
         d,
         url_event(
-            "POST", "/v1/auth/keys", admin["Parameter"]["Value"], {"owner": "ci", "scopes": ["jobs:write"]}
+            "POST",
+            "/v1/auth/keys",
+            admin["Parameter"]["Value"],
+            {"owner": "ci", "scopes": ["jobs:write"]},
         ),
     )
     assert issued["statusCode"] == 201, issued
@@ -410,8 +440,15 @@ def test_5_destroy_removes_every_part_of_the_jobs_api(deployment: Deployment) ->
     done = d.step("999", "--yes")
     assert done.returncode == 0, done.stderr
     p, aws_lambda = d.project, d.client("lambda")
-    assert [f for f in aws_lambda.list_functions()["Functions"] if f["FunctionName"].startswith(p)] == []
-    assert aws_lambda.list_event_source_mappings(FunctionName=f"{p}-jobs-webhooks")["EventSourceMappings"] == []
+    assert [
+        f for f in aws_lambda.list_functions()["Functions"] if f["FunctionName"].startswith(p)
+    ] == []
+    assert (
+        aws_lambda.list_event_source_mappings(FunctionName=f"{p}-jobs-webhooks")[
+            "EventSourceMappings"
+        ]
+        == []
+    )
     assert d.client("events").list_rules(NamePrefix=p)["Rules"] == []
     assert [t for t in d.client("dynamodb").list_tables()["TableNames"] if t.startswith(p)] == []
     assert d.client("sqs").list_queues(QueueNamePrefix=p).get("QueueUrls", []) == []
