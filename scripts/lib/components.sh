@@ -140,7 +140,7 @@ result_events_resources() {
       die "function $JOBS_TRACKER_NAME does not exist: run scripts/step-370 (the jobs API's Lambdas) first"
     arn=$AWS_OUT
   fi
-  rule_with_one_target "$RESULTS_RULE_NAME" "$(results_event_pattern)" \
+  rule_with_one_target "$JOB_RESULTS_RULE_NAME" "$(results_event_pattern)" \
     "Batch job results under s3://$OUTPUT_BUCKET/${OUTPUT_PREFIX}jobs/: track their tasks and jobs" \
     result-events-queue "$RESULT_EVENTS_QUEUE_NAME" jobs-tracker "$JOBS_TRACKER_NAME" "$arn"
 }

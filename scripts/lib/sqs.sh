@@ -106,7 +106,7 @@ sqs_resources() {
     # pump (python -m local_stack.jobs_pump) each job result to the tracker (step-375).
     local_events_queue "$EVENTS_QUEUE_NAME" "$TRIGGER_RULE_NAME"
     FOUND_EVENTS_QUEUE_URL=$ENSURED_QUEUE_URL
-    local_events_queue "$RESULT_EVENTS_QUEUE_NAME" "$RESULTS_RULE_NAME"
+    local_events_queue "$RESULT_EVENTS_QUEUE_NAME" "$JOB_RESULTS_RULE_NAME"
     FOUND_RESULT_EVENTS_QUEUE_URL=$ENSURED_QUEUE_URL
   fi
 }
