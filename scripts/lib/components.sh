@@ -131,7 +131,10 @@ results_event_pattern() {
 result_events_resources() {
   local arn=""
   load_account_id
-  ensure_eventbridge_notifications "$OUTPUT_BUCKET"
+  if [[ $OUTPUT_BUCKET != "$AUDIO_BUCKET" ]]; then
+    # step-030 turns EventBridge notifications on for the audio bucket only.
+    ensure_eventbridge_notifications "$OUTPUT_BUCKET"
+  fi
   if is_local; then
     require_recorded RESULT_EVENTS_QUEUE_URL step-020-create-sqs-resources.sh
   else
