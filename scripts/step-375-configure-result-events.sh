@@ -9,7 +9,8 @@
 # Rule $PROJECT_NAME-job-results on the default bus, pattern: source aws.s3, detail-type
 # "Object Created", the transcript bucket, key prefix "${OUTPUT_PREFIX}jobs/" (results and
 # error records of batch jobs, nothing else). Target: the tracker Lambda
-# $PROJECT_NAME-jobs-tracker (step-370), with a permission that lets this rule (only) invoke it. In local mode the target is the SQS result-events queue of step-020
+# $PROJECT_NAME-jobs-tracker (step-370), with a permission that lets this rule (only)
+# invoke it. In local mode the target is the SQS result-events queue of step-020
 # instead (moto cannot run Lambda code); the jobs pump (python -m local_stack.jobs_pump)
 # reads it and calls the tracker in-process. Targets other than these are removed.
 #
