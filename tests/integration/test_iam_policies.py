@@ -98,8 +98,6 @@ def deployment(aws_client: Any, aws_settings: AwsSettings) -> Deployment:
         "JOBS_API_NAME": f"{project}-jobs-api",
         "JOBS_TRACKER_NAME": f"{project}-jobs-tracker",
         "JOBS_WEBHOOKS_NAME": f"{project}-jobs-webhooks",
-        "JOBS_HIGH_QUEUE_NAME": f"{project}-jobs-high",
-        "JOBS_LOW_QUEUE_NAME": f"{project}-jobs-low",
         "WEBHOOK_QUEUE_NAME": f"{project}-webhooks",
         "JOBS_ADMIN_KEY_PARAMETER": f"/{project}/jobs-admin-key",
         "JOBS_EVENT_BUS": "default",
