@@ -39,7 +39,18 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["build", "build_sources", "light_core", "main", "write_zip"]
+__all__ = [
+    "build",
+    "build_sources",
+    "files_under",
+    "install_dependencies",
+    "light_core",
+    "main",
+    "runtime_python",
+    "summary",
+    "trim_botocore",
+    "write_zip",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 # The light core is ``transcription`` without its heavy subpackage (and the CLI entry point).
@@ -60,16 +71,17 @@ def build(
     with tempfile.TemporaryDirectory(prefix="lambda-zip-") as tmp:
         tree = Path(tmp)
         _copy_sources(tree)
-        _install_dependencies(tree, python_version, platform, with_boto3)
-        _trim_botocore(tree)
+        names = ["tenacity"] + (["boto3"] if with_boto3 else [])
+        install_dependencies(tree, names, python_version, platform)
+        trim_botocore(tree, BOTOCORE_SERVICES)
         _check_imports(tree, with_boto3)
-        write_zip(output, tree, _files_under(tree))
+        write_zip(output, tree, files_under(tree))
     return output
 
 
 def build_sources(output: Path, root: Path, packages: Sequence[str]) -> Path:
     """A zip of only the ``*.py`` files of ``packages`` under ``root`` (no dependencies)."""
-    files = [path for package in packages for path in _files_under(root / package, "*.py")]
+    files = [path for package in packages for path in files_under(root / package, "*.py")]
     if not files:
         raise SystemExit(f"no Python files under {', '.join(packages)} in {root}")
     write_zip(output, root, files)
@@ -99,7 +111,8 @@ def write_zip(output: Path, root: Path, files: Sequence[Path]) -> None:
         raise
 
 
-def _files_under(directory: Path, pattern: str = "*") -> list[Path]:
+def files_under(directory: Path, pattern: str = "*") -> list[Path]:
+    """The files under ``directory`` matching ``pattern``, without ``__pycache__``."""
     return [p for p in directory.rglob(pattern) if p.is_file() and "__pycache__" not in p.parts]
 
 
@@ -122,27 +135,56 @@ def light_core() -> list[Path]:
     )
 
 
-def _install_dependencies(tree: Path, python_version: str, platform: str, with_boto3: bool) -> None:
-    names = ["tenacity"] + (["boto3"] if with_boto3 else [])
+def install_dependencies(
+    tree: Path,
+    names: Sequence[str],
+    python_version: str,
+    platform: str,
+    *,
+    pin_all: bool = False,
+) -> None:
+    """pip installs ``names`` into ``tree`` at the versions installed here, as wheels for the
+    Lambda runtime's Python and platform (compiled ones, such as pydantic-core, included).
+
+    ``pin_all``: their dependencies too are held at the versions installed here (a
+    constraints file of every installed distribution), not whatever pip would pick today.
+    """
     pins = [f"{name}=={importlib.metadata.version(name)}" for name in names]
-    subprocess.run(
-        [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-            "--disable-pip-version-check", "--target", str(tree),
-            "--platform", platform, "--implementation", "cp",
-            "--python-version", python_version, "--only-binary=:all:", *pins,
-        ],
-        check=True,
-    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="lambda-pins-") as tmp:
+        constraints: list[str] = []
+        if pin_all:
+            path = Path(tmp) / "constraints.txt"
+            path.write_text("".join(f"{n}=={v}\n" for n, v in sorted(_installed().items())))
+            constraints = ["--constraint", str(path)]
+        subprocess.run(
+            [
+                sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
+                "--disable-pip-version-check", "--target", str(tree),
+                "--platform", platform, "--implementation", "cp",
+                "--python-version", python_version, "--only-binary=:all:", *constraints, *pins,
+            ],
+            check=True,
+        )  # fmt: skip
     shutil.rmtree(tree / "bin", ignore_errors=True)
 
 
-def _trim_botocore(tree: Path) -> None:
+def _installed() -> dict[str, str]:
+    """Every distribution installed here with a plain release version (name → version)."""
+    found = {}
+    for dist in importlib.metadata.distributions():
+        name, version = dist.metadata["Name"], dist.version
+        if name and version and "+" not in version and not dist.read_text("direct_url.json"):
+            found[name.lower()] = version
+    return found
+
+
+def trim_botocore(tree: Path, services: frozenset[str]) -> None:
+    """Drop botocore's service models (and examples) of every service but ``services``."""
     data = tree / "botocore" / "data"
     if not data.is_dir():
         return
     for entry in data.iterdir():
-        if entry.is_dir() and entry.name not in BOTOCORE_SERVICES:
+        if entry.is_dir() and entry.name not in services:
             shutil.rmtree(entry)
         elif entry.is_dir():
             for examples in entry.rglob("examples-1.json"):
@@ -176,10 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m lambda_router.package", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--output", type=Path, default=ROOT / "dist" / "lambda_router.zip")
-    runtime = os.environ.get("LAMBDA_RUNTIME") or "python3.12"  # as the deploy step uses it
     parser.add_argument(
         "--python-version",
-        default=runtime.removeprefix("python"),
+        default=runtime_python(),
         help="the Lambda runtime's Python (default: from LAMBDA_RUNTIME, else 3.12)",
     )
     parser.add_argument(
@@ -202,15 +243,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             platform=args.platform,
             with_boto3=not args.no_boto3,
         )
+    sys.stdout.write(summary(output) + "\n")
+    return 0
+
+
+def runtime_python() -> str:
+    """The Lambda runtime's Python version, from LAMBDA_RUNTIME as the deploy steps use it."""
+    return (os.environ.get("LAMBDA_RUNTIME") or "python3.12").removeprefix("python")
+
+
+def summary(output: Path) -> str:
+    """One line on a built zip: its size, files and unpacked size (Lambda's limits)."""
     with zipfile.ZipFile(output) as archive:
         unpacked = sum(i.file_size for i in archive.infolist())
         count = len(archive.infolist())
     size = output.stat().st_size
-    sys.stdout.write(
+    return (
         f"{output}: {size / 1e6:.2f} MB ({size} bytes), {count} files, "
-        f"{unpacked / 1e6:.1f} MB unpacked\n"
+        f"{unpacked / 1e6:.1f} MB unpacked"
     )
-    return 0
 
 
 if __name__ == "__main__":

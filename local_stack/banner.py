@@ -11,7 +11,8 @@ __all__ = ["banner", "write_env_file"]
 def write_env_file(stack: Stack) -> str:
     """``.local/env.sh``: source it so the AWS CLI talks to the local endpoint.
 
-    It holds the API key, so it is written 0600 (never readable by others, even briefly).
+    It holds the API key and the jobs API's admin key, so it is written 0600 (never readable
+    by others, even briefly).
     """
     path = stack.root / "env.sh"
     keys = (
@@ -19,9 +20,17 @@ def write_env_file(stack: Stack) -> str:
         "AWS_REGION",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        "AUDIO_BUCKET",
+        "SERVER_URL",
         "API_KEY",
+        "JOBS_API_URL",
+        "JOBS_ADMIN_KEY",
+        "QUEUE_URL",
+        "QUEUE_URL_HIGH",
+        "QUEUE_URL_LOW",
+        "WEBHOOK_QUEUE_URL",
     )
-    text = "".join(f"export {k}='{stack.env[k]}'\n" for k in keys)
+    text = "".join(f"export {k}='{stack.env[k]}'\n" for k in keys if k in stack.env)
     write_atomically(path, text, mode=0o600)
     return str(path.relative_to(stack.root.parent))
 
@@ -41,6 +50,8 @@ Smart Transcription Router is running locally.
   transcripts          s3://{bucket}/{out_prefix}<path>.json (+ .txt .srt .vtt)
   API server           {server}   (docs: {server}/docs)
   API key              {key}
+  jobs API             {stack.jobs_api_url}   (docs: {stack.jobs_api_url}/docs)
+  jobs admin key       {env["JOBS_ADMIN_KEY"]}
   logs                 {stack.logs}/
 
 Upload audio; the router sends it to the server, or to the queue when the server is busy:
@@ -52,6 +63,10 @@ Call the server directly:
   curl -H "Authorization: Bearer {key}" -F file=@tests/samples/speech-one.wav {server}/transcribe
   curl -H "Authorization: Bearer {key}" -F file=@tests/samples/speech-one.wav \\
        -F model=tiny.en -F response_format=srt {server}/v1/audio/transcriptions
+
+Run a batch job (JOBS_API_URL and JOBS_ADMIN_KEY come from {env_file}):
+  source {env_file}
+  examples/jobs_curl.sh tests/samples/speech-one.wav
 
 Ctrl-C (or `make down` from another shell) stops everything.
 """

@@ -4,6 +4,7 @@
 2. batch: stop the server, upload a second sample; the router queues it and the batch
    worker transcribes it.
 3. API: start the server again and curl it with a third sample.
+4. batch job: a job of two inline (base64) items through the jobs API, polled to its end.
 Then a summary table. Any failure names the step and the log file to read.
 """
 
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from botocore.exceptions import ClientError
 
 from local_stack.exceptions import StackError
+from local_stack.jobs_client import JobsClient, JobsClientError, base64_item
 from local_stack.processes import ROOT
 from local_stack.stack import Stack
 from transcription.aws_errors import is_not_found
@@ -29,6 +32,7 @@ __all__ = ["DemoRow", "run_demo", "wait_for_object"]
 
 SAMPLES = ROOT / "tests" / "samples"
 TRANSCRIPT_TIMEOUT_SECONDS = 90.0
+JOB_TIMEOUT_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -102,13 +106,13 @@ class Demo:
         return json.loads(body), time.monotonic() - started
 
     def direct(self) -> DemoRow:
-        self.stack.say("\n[1/3] direct path: upload while the server is up")
+        self.stack.say("\n[1/4] direct path: upload while the server is up")
         transcript, seconds = self.upload_and_wait("one", "direct path")
         self.stack.say(f"  transcript ({transcript['route']}): {transcript['text']}")
         return DemoRow("speech-one.wav", transcript["route"], seconds, transcript["text"])
 
     def batch(self) -> DemoRow:
-        self.stack.say("\n[2/3] batch path: stop the server, then upload")
+        self.stack.say("\n[2/4] batch path: stop the server, then upload")
         self.stack.stop_service("server")
         transcript, seconds = self.upload_and_wait("two", "batch path")
         key = f"{self.input_prefix}demo/speech-two.wav"
@@ -118,7 +122,7 @@ class Demo:
         return DemoRow("speech-two.wav", transcript["route"], seconds, transcript["text"])
 
     def api(self) -> DemoRow:
-        self.stack.say("\n[3/3] API: start the server again and curl it")
+        self.stack.say("\n[3/4] API: start the server again and curl it")
         self.stack.start_service("server")
         path = SAMPLES / "speech-three.wav"
         url = f"{self.stack.server_url}/transcribe"
@@ -128,6 +132,37 @@ class Demo:
         seconds = time.monotonic() - started
         self.stack.say(f"  transcript ({transcript['route']}): {transcript['text']}")
         return DemoRow(path.name, transcript["route"], seconds, transcript["text"])
+
+    def batch_job(self) -> list[DemoRow]:
+        self.stack.say("\n[4/4] batch job: two items through the jobs API")
+        started = time.monotonic()
+        admin = JobsClient(self.stack.jobs_api_url, self.stack.admin_key)
+        try:
+            client = admin.as_key(admin.issue_key("demo")["key"])
+            samples = {"one": SAMPLES / "speech-one.wav", "two": SAMPLES / "speech-two.wav"}
+            accepted = client.submit([base64_item(i, p) for i, p in samples.items()])
+            job_id = accepted["job_id"]
+            self.stack.say(f"  POST /v1/jobs → job {job_id}")
+            seen: list[str] = []
+
+            def show(job: dict[str, Any]) -> None:
+                line = f"  {job['status']:<16} {job['progress']}"
+                if not seen or seen[-1] != line:
+                    seen.append(line)
+                    self.stack.say(line)
+
+            client.wait(job_id, JOB_TIMEOUT_SECONDS, each=show)
+            results = client.results(job_id)
+        except (JobsClientError, OSError) as error:
+            raise StackError("batch job", self.stack.log_path("jobs-pump"), str(error)) from None
+        seconds = time.monotonic() - started
+        rows = []
+        for item in results["items"]:
+            link = item["results"].get("json")
+            text = json.loads(download(link["url"]))["text"] if link else str(item["error"])
+            self.stack.say(f"  {item['id']}: {item['status']}: {text}")
+            rows.append(DemoRow(f"job item {item['id']}", "job", seconds, text))
+        return rows
 
     def _post_file(self, url: str, path: Path) -> str:
         auth = f"Authorization: Bearer {self.stack.api_key}"
@@ -146,8 +181,7 @@ class Demo:
                     "API call", self.stack.log_path("server"), result.stdout + result.stderr
                 )
             return result.stdout
-        import httpx  # no curl on this machine: the same request from Python
-
+        # no curl on this machine: the same request from Python
         with path.open("rb") as audio:
             response = httpx.post(
                 url, headers={"Authorization": auth.split(": ", 1)[1]}, files={"file": audio}
@@ -155,6 +189,13 @@ class Demo:
         if response.status_code != 200:
             raise StackError("API call", self.stack.log_path("server"), response.text)
         return response.text
+
+
+def download(url: str) -> bytes:
+    """A presigned URL's body."""
+    response = httpx.get(url, timeout=30)
+    response.raise_for_status()
+    return response.content
 
 
 def summary(rows: list[DemoRow]) -> str:
@@ -166,4 +207,4 @@ def summary(rows: list[DemoRow]) -> str:
 
 def run_demo(stack: Stack) -> list[DemoRow]:
     demo = Demo(stack)
-    return [demo.direct(), demo.batch(), demo.api()]
+    return [demo.direct(), demo.batch(), demo.api(), *demo.batch_job()]

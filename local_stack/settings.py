@@ -13,6 +13,7 @@ __all__ = ["LocalSettings"]
 class LocalSettings:
     moto_port: int = 5055  # moto's server, the local AWS endpoint
     port: int = 8000  # the FastAPI server
+    jobs_api_port: int = 8100  # the jobs API (python -m jobs_api)
     local_dir: str = ".local"  # logs, generated config, process ids
     local_bucket: str = "transcription-local"  # the audio (and transcript) bucket
     local_project: str = "transcription-local"  # PROJECT_NAME for the created resources

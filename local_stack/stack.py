@@ -1,9 +1,11 @@
 """Bring the whole product up on 127.0.0.1, with no cloud account.
 
 moto's server stands in for AWS; the numbered deploy scripts create the resources in it
-(local mode: the EventBridge rule targets an SQS events queue); then the FastAPI server
-(tiny.en on the CPU), the event pump (EventBridge → Lambda stand-in) and the batch worker
-run as processes. Every process's output goes to ``.local/logs/<name>.log``.
+(local mode: the EventBridge rules target SQS queues); then the FastAPI server (tiny.en on
+the CPU), the event pump (EventBridge → router Lambda stand-in), the batch worker, the jobs
+API (uvicorn) and the jobs pump (the stand-in for the tracker's and the webhook sender's
+Lambda triggers) run as processes. Every process's output goes to
+``.local/logs/<name>.log``.
 """
 
 from __future__ import annotations
@@ -43,14 +45,22 @@ LOCAL_STEPS: tuple[tuple[str, ...], ...] = (
     ("step-020-create-sqs-resources.sh",),
     ("step-030-create-s3-bucket.sh",),
     ("step-341-configure-eventbridge-trigger.sh",),
+    ("step-360-create-jobs-tables.sh",),
+    ("step-361-validate-jobs-tables.sh",),
+    ("step-375-configure-result-events.sh",),
 )
 
-# name → module run with ``python -m``; the server is ready when /health answers 200.
+# name → module run with ``python -m``; the server is ready when /health answers 200, the
+# jobs API when /v1/health does.
 SERVICES = {
     "server": "fastapi_server",
     "pump": "lambda_router.pump",
     "worker": "batch_worker",
+    "jobs-api": "jobs_api",
+    "jobs-pump": "local_stack.jobs_pump",
 }
+READY_PATHS = {"server": "/health", "jobs-api": "/v1/health"}
+ADMIN_KEY_FILE = "jobs-admin-key"
 
 
 def read_config(path: Path) -> dict[str, str]:
@@ -104,6 +114,18 @@ class Stack:
     def server_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.port}"
 
+    @property
+    def jobs_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.jobs_api_port}"
+
+    @property
+    def admin_key(self) -> str:
+        """The jobs API's bootstrap admin key: made once, kept in ``.local/`` (0600)."""
+        path = self.root / ADMIN_KEY_FILE
+        if not path.exists():
+            write_atomically(path, secrets.token_urlsafe(32), mode=0o600)
+        return path.read_text().strip()
+
     def client(self, service: str) -> Any:
         """A boto3 client for the stack's local endpoint, with its stand-in credentials."""
         session = boto3.session.Session(
@@ -118,7 +140,11 @@ class Stack:
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         """moto → deploy scripts → server, pump, worker. Raises StackError naming the step."""
-        for name, port in (("MOTO_PORT", self.settings.moto_port), ("PORT", self.settings.port)):
+        for name, port in (
+            ("MOTO_PORT", self.settings.moto_port),
+            ("PORT", self.settings.port),
+            ("JOBS_API_PORT", self.settings.jobs_api_port),
+        ):
             if port_in_use(port):
                 raise StackError(
                     "checking ports",
@@ -175,13 +201,19 @@ class Stack:
             # retry sooner, so a busy moment does not send everything to the queue.
             "HEALTH_TIMEOUT_SECONDS": "3",
             "BREAKER_COOLDOWN_SECONDS": "5",
+            # The jobs API and the jobs pump (the queues and tables come from config.env).
+            "JOBS_API_HOST": "127.0.0.1",
+            "JOBS_API_PORT": str(s.jobs_api_port),
+            "JOBS_API_URL": self.jobs_api_url,
+            "JOBS_ADMIN_KEY": self.admin_key,
+            "WEBHOOK_ALLOW_LOOPBACK": "true",  # local only: a receiver on 127.0.0.1
         }
 
     def _start_moto(self) -> None:
         args = [
             sys.executable,
             "-m",
-            "moto.server",
+            "local_stack.serial_moto",  # moto's server, DynamoDB made atomic as on AWS
             "-H",
             "127.0.0.1",
             "-p",
@@ -211,8 +243,9 @@ class Stack:
                 raise StackError(step, deploy_log, f"exit status {result.returncode}")
 
     def start_service(self, name: str, *, wait: bool = True) -> None:
-        """Start service ``name``; ``wait``: until the server's /health answers 200."""
-        ready = f"{self.server_url}/health" if name == "server" and wait else None
+        """Start service ``name``; ``wait``: until its health check (READY_PATHS) answers 200."""
+        base = self.jobs_api_url if name == "jobs-api" else self.server_url
+        ready = f"{base}{READY_PATHS[name]}" if name in READY_PATHS and wait else None
         self._launch(name, self.commands[name], ready_url=ready)
 
     def restart_service(self, name: str, previous_exit: int | None) -> None:

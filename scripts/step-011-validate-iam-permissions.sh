@@ -18,7 +18,7 @@ main() {
   CHECK_ONLY=1
   iam_resources
   check_policy_scopes
-  record_or_check ROUTER_ROLE_ARN "$(role_arn "$ROUTER_NAME")"
+  record_role_arns
   finish_check
 }
 

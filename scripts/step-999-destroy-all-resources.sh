@@ -6,28 +6,35 @@
 #
 # Asks first unless --yes is given. Deletes, in this order, what it finds by name
 # ($PROJECT_NAME-...) or by the tags Project=$PROJECT_NAME and
-# ManagedBy=transcription-router-scripts: the EventBridge rules (targets first); the router
-# Lambda and its log group; the worker fleet (the Auto Scaling group, force-deleted with its
-# instances and scaling policies, its launch template, the alarms and the dashboard); the
-# GPU server instance (terminated); the VPC endpoints and security groups; the SSM parameters; the ECR
-# repositories with their images; the bucket(s) — only those step-030 created (tagged), with
-# every object in them, unless --keep-buckets; the queues; the roles, their inline policies
-# and the instance profiles. Then it clears the values the steps recorded in config.env.
-# The scheduler Lambda, its schedule rule and role of deployments made before the worker
-# group (step-351 used to deploy them) are deleted too, when found.
+# ManagedBy=transcription-router-scripts: the EventBridge rules (targets first); the jobs
+# webhook sender's SQS trigger and the jobs API's function URL; the router and jobs API
+# Lambdas (API, tracker, webhook sender) and their log groups; the worker fleet (the Auto
+# Scaling group, force-deleted with its instances and scaling policies, its launch template,
+# the alarms and the dashboard); the GPU server instance (terminated); the VPC endpoints and
+# security groups; the SSM parameters (the jobs admin key too); the ECR repositories with
+# their images; the bucket(s) — only those step-030 created (tagged), with every object in
+# them, unless --keep-buckets; the jobs API's DynamoDB tables (JOBS_TABLE_PREFIX-jobs,
+# -api-keys, -audit, -rates) with every job, key and audit entry in them; the queues (the
+# jobs API's priority, webhook and result-event queues too); the roles, their inline
+# policies and the instance profiles. Then it clears the values the steps recorded in
+# config.env. The scheduler Lambda, its schedule rule and role of deployments made before
+# the worker group (step-351 used to deploy them) are deleted too, when found.
 # Resources already gone are skipped, so it can be run again. Security groups are retried
 # while AWS releases the router's network interfaces (up to DESTROY_WAIT_SECONDS).
 #
 # Inputs:  config.env
 # Deletes: the resources above
 # IAM actions: events:ListTargetsByRule, events:RemoveTargets, events:DeleteRule,
-#   lambda:DeleteFunction, logs:DeleteLogGroup, autoscaling:DescribeAutoScalingGroups,
-#   autoscaling:DeleteAutoScalingGroup, ec2:DescribeLaunchTemplates, ec2:DeleteLaunchTemplate,
-#   cloudwatch:DescribeAlarms, cloudwatch:DeleteAlarms, cloudwatch:DeleteDashboards,
-#   ec2:DescribeInstances, ec2:TerminateInstances,
+#   lambda:ListEventSourceMappings, lambda:DeleteEventSourceMapping,
+#   lambda:DeleteFunctionUrlConfig, lambda:DeleteFunction, logs:DeleteLogGroup,
+#   autoscaling:DescribeAutoScalingGroups, autoscaling:DeleteAutoScalingGroup,
+#   ec2:DescribeLaunchTemplates, ec2:DeleteLaunchTemplate, cloudwatch:DescribeAlarms,
+#   cloudwatch:DeleteAlarms, cloudwatch:DeleteDashboards, ec2:DescribeInstances,
+#   ec2:TerminateInstances,
 #   ec2:DescribeVpcEndpoints, ec2:DeleteVpcEndpoints, ec2:DescribeSecurityGroups,
 #   ec2:DeleteSecurityGroup, ssm:DeleteParameter, ecr:DeleteRepository, s3:ListBucket,
-#   s3:GetBucketTagging, s3:DeleteObject, s3:DeleteBucket, sqs:GetQueueUrl, sqs:DeleteQueue,
+#   s3:GetBucketTagging, s3:DeleteObject, s3:DeleteBucket, dynamodb:DeleteTable,
+#   sqs:GetQueueUrl, sqs:DeleteQueue,
 #   iam:DeleteRolePolicy, iam:RemoveRoleFromInstanceProfile, iam:DeleteInstanceProfile,
 #   iam:DeleteRole, sts:GetCallerIdentity
 set -o errexit -o nounset -o pipefail
@@ -37,7 +44,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # The values the steps record in config.env.
 RECORDED=(QUEUE_URL DLQ_URL ROUTER_FAILURE_QUEUE_URL EVENTS_QUEUE_URL SERVER_URL ROUTER_ROLE_ARN
   SERVER_REPOSITORY_URI WORKER_REPOSITORY_URI ROUTER_SECURITY_GROUP_ID SERVER_SECURITY_GROUP_ID
-  WORKER_SECURITY_GROUP_ID ROUTER_FUNCTION_ARN)
+  WORKER_SECURITY_GROUP_ID ROUTER_FUNCTION_ARN
+  QUEUE_URL_HIGH QUEUE_URL_LOW WEBHOOK_QUEUE_URL WEBHOOK_DLQ_URL RESULT_EVENTS_QUEUE_URL
+  JOBS_API_ROLE_ARN JOBS_TRACKER_ROLE_ARN JOBS_WEBHOOKS_ROLE_ARN JOBS_API_FUNCTION_ARN
+  JOBS_TRACKER_FUNCTION_ARN JOBS_WEBHOOKS_FUNCTION_ARN JOBS_API_URL)
 # The scheduler Lambda of deployments made before the worker group, with its schedule rule
 # and role.
 LEGACY_SCHEDULER_SUFFIX=scheduler
@@ -70,6 +80,30 @@ delete_legacy_scheduler() {
   delete_rule "$name"
   delete_function "$name"
   delete_role "$name" "$LEGACY_SCHEDULER_SUFFIX"
+}
+
+# delete_event_source_mappings FUNCTION: its triggers (SQS) go first, so nothing invokes a
+# function that is being deleted.
+delete_event_source_mappings() {
+  local uuid uuids
+  if ! aws_lookup ResourceNotFoundException lambda list-event-source-mappings --function-name "$1" \
+    --query 'EventSourceMappings[].UUID' --output text; then
+    return 0 # no function, no triggers
+  fi
+  uuids=$AWS_OUT
+  for uuid in $uuids; do
+    aws_delete "trigger $uuid of function $1" ResourceNotFoundException lambda \
+      delete-event-source-mapping --uuid "$uuid"
+  done
+}
+
+# delete_jobs_tables: the jobs API's four tables (step-360), with everything in them.
+delete_jobs_tables() {
+  local table
+  for table in jobs api-keys audit rates; do
+    aws_delete "table $JOBS_TABLE_PREFIX-$table" ResourceNotFoundException dynamodb delete-table \
+      --table-name "$JOBS_TABLE_PREFIX-$table"
+  done
 }
 
 delete_instances() {
@@ -178,31 +212,44 @@ main() {
   if [[ $OUTPUT_BUCKET != "$AUDIO_BUCKET" ]]; then
     buckets+=("$OUTPUT_BUCKET")
   fi
-  log_info "this deletes every resource of project $PROJECT_NAME in $AWS_REGION (account $ACCOUNT_ID${AWS_ENDPOINT_URL:+, endpoint $AWS_ENDPOINT_URL}): rules, Lambdas, the worker group with its launch template, alarms and dashboard, GPU instances, security groups, VPC endpoints, SSM parameters, ECR repositories and images, queues and their messages, roles"
+  log_info "this deletes every resource of project $PROJECT_NAME in $AWS_REGION (account $ACCOUNT_ID${AWS_ENDPOINT_URL:+, endpoint $AWS_ENDPOINT_URL}): rules, Lambdas, the worker group with its launch template, alarms and dashboard, GPU instances, security groups, VPC endpoints, SSM parameters, ECR repositories and images, the jobs API's tables ($JOBS_TABLE_PREFIX-*) with every job and key, queues and their messages, roles"
   if [[ $KEEP_BUCKETS == false ]]; then
     log_info "and the bucket(s) ${buckets[*]} with ALL their objects, if step-030 created them"
   fi
   confirm "Delete all resources of $PROJECT_NAME?" || die "nothing deleted"
 
   delete_rule "$TRIGGER_RULE_NAME"
-  delete_function "$ROUTER_NAME"
+  delete_rule "$JOB_RESULTS_RULE_NAME"
+  delete_event_source_mappings "$JOBS_WEBHOOKS_NAME"
+  aws_delete "function URL of $JOBS_API_NAME" ResourceNotFoundException lambda \
+    delete-function-url-config --function-name "$JOBS_API_NAME"
+  for name in "$ROUTER_NAME" "$JOBS_API_NAME" "$JOBS_TRACKER_NAME" "$JOBS_WEBHOOKS_NAME"; do
+    delete_function "$name"
+  done
   delete_legacy_scheduler
   delete_fleet
   delete_instances
   delete_network
   aws_delete "parameter $SERVER_URL_PARAMETER" ParameterNotFound ssm delete-parameter --name "$SERVER_URL_PARAMETER"
   aws_delete "parameter $API_KEYS_PARAMETER" ParameterNotFound ssm delete-parameter --name "$API_KEYS_PARAMETER"
+  aws_delete "parameter $JOBS_ADMIN_KEY_PARAMETER" ParameterNotFound ssm delete-parameter \
+    --name "$JOBS_ADMIN_KEY_PARAMETER"
   for name in "$SERVER_REPOSITORY_NAME" "$WORKER_REPOSITORY_NAME"; do
     aws_delete "repository $name" RepositoryNotFoundException ecr delete-repository --repository-name "$name" --force
   done
   for bucket in "${buckets[@]}"; do
     delete_bucket "$bucket"
   done
-  delete_queue "$JOBS_QUEUE_NAME"
-  delete_queue "$DLQ_NAME"
-  delete_queue "$ROUTER_FAILURES_NAME"
-  delete_queue "$EVENTS_QUEUE_NAME"
+  delete_jobs_tables
+  for name in "$JOBS_QUEUE_NAME" "$DLQ_NAME" "$ROUTER_FAILURES_NAME" "$EVENTS_QUEUE_NAME" \
+    "$JOBS_HIGH_QUEUE_NAME" "$JOBS_LOW_QUEUE_NAME" "$WEBHOOK_QUEUE_NAME" "$WEBHOOK_DLQ_NAME" \
+    "$RESULT_EVENTS_QUEUE_NAME"; do
+    delete_queue "$name"
+  done
   delete_role "$ROUTER_NAME" router
+  delete_role "$JOBS_API_NAME" jobs-api
+  delete_role "$JOBS_TRACKER_NAME" jobs-tracker
+  delete_role "$JOBS_WEBHOOKS_NAME" jobs-webhooks
   delete_role "$SERVER_NAME" server "$SERVER_NAME"
   delete_role "$WORKER_NAME" worker "$WORKER_NAME"
   for name in "${RECORDED[@]}"; do

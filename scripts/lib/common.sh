@@ -224,8 +224,6 @@ record_or_check() {
 derive_names() {
   OUTPUT_BUCKET="${TRANSCRIPT_BUCKET:-$AUDIO_BUCKET}"
   JOBS_QUEUE_NAME="$PROJECT_NAME-jobs"
-  JOBS_HIGH_QUEUE_NAME="$PROJECT_NAME-jobs-high"
-  JOBS_LOW_QUEUE_NAME="$PROJECT_NAME-jobs-low"
   DLQ_NAME="$PROJECT_NAME-jobs-dlq"
   ROUTER_FAILURES_NAME="$PROJECT_NAME-router-failures"
   EVENTS_QUEUE_NAME="$PROJECT_NAME-events"
@@ -239,9 +237,30 @@ derive_names() {
   SERVER_URL_PARAMETER="${SERVER_URL_PARAMETER:-/$PROJECT_NAME/server-url}"
   API_KEYS_PARAMETER="${API_KEYS_PARAMETER:-/$PROJECT_NAME/api-keys}"
   derive_fleet_names
-  export OUTPUT_BUCKET JOBS_QUEUE_NAME JOBS_HIGH_QUEUE_NAME JOBS_LOW_QUEUE_NAME DLQ_NAME ROUTER_FAILURES_NAME EVENTS_QUEUE_NAME ROUTER_NAME \
+  derive_jobs_api_names
+  export OUTPUT_BUCKET JOBS_QUEUE_NAME DLQ_NAME ROUTER_FAILURES_NAME EVENTS_QUEUE_NAME ROUTER_NAME \
     SERVER_NAME WORKER_NAME ENDPOINTS_NAME TRIGGER_RULE_NAME \
     SERVER_REPOSITORY_NAME WORKER_REPOSITORY_NAME SERVER_URL_PARAMETER API_KEYS_PARAMETER
+}
+
+# The batch jobs API's names (the queues and tables are step-020's and step-360's; the
+# functions, roles and admin key parameter step-010's, step-363's and step-370's).
+derive_jobs_api_names() {
+  JOBS_HIGH_QUEUE_NAME="$PROJECT_NAME-jobs-high"
+  JOBS_LOW_QUEUE_NAME="$PROJECT_NAME-jobs-low"
+  WEBHOOK_QUEUE_NAME="$PROJECT_NAME-webhooks"
+  WEBHOOK_DLQ_NAME="$PROJECT_NAME-webhooks-dlq"
+  RESULT_EVENTS_QUEUE_NAME="$PROJECT_NAME-result-events"
+  JOB_RESULTS_RULE_NAME="$PROJECT_NAME-job-results"
+  JOBS_API_NAME="$PROJECT_NAME-jobs-api"
+  JOBS_TRACKER_NAME="$PROJECT_NAME-jobs-tracker"
+  JOBS_WEBHOOKS_NAME="$PROJECT_NAME-jobs-webhooks"
+  JOBS_TABLE_PREFIX="${JOBS_TABLE_PREFIX:-$PROJECT_NAME}"
+  JOBS_ADMIN_KEY_PARAMETER="${JOBS_ADMIN_KEY_PARAMETER:-/$PROJECT_NAME/jobs-admin-key}"
+  JOBS_EVENT_BUS="${JOBS_EVENT_BUS:-default}"
+  export JOBS_HIGH_QUEUE_NAME JOBS_LOW_QUEUE_NAME WEBHOOK_QUEUE_NAME WEBHOOK_DLQ_NAME \
+    RESULT_EVENTS_QUEUE_NAME JOB_RESULTS_RULE_NAME JOBS_API_NAME JOBS_TRACKER_NAME \
+    JOBS_WEBHOOKS_NAME JOBS_TABLE_PREFIX JOBS_ADMIN_KEY_PARAMETER JOBS_EVENT_BUS
 }
 
 # --- the AWS CLI ----------------------------------------------------------------------------
@@ -441,6 +460,8 @@ source "$LIB_DIR/iam.sh"
 source "$LIB_DIR/sqs.sh"
 # shellcheck source=s3.sh
 source "$LIB_DIR/s3.sh"
+# shellcheck source=dynamodb.sh
+source "$LIB_DIR/dynamodb.sh"
 # shellcheck source=ecr.sh
 source "$LIB_DIR/ecr.sh"
 # shellcheck source=network.sh
@@ -455,3 +476,5 @@ source "$LIB_DIR/components.sh"
 source "$LIB_DIR/cloudwatch.sh"
 # shellcheck source=fleet.sh
 source "$LIB_DIR/fleet.sh"
+# shellcheck source=jobs_api.sh
+source "$LIB_DIR/jobs_api.sh"

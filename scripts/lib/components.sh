@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The product's parts on AWS (sourced by common.sh): the router Lambda and its EventBridge
-# trigger and the GPU server instance (the batch workers' group: fleet.sh).
+# trigger, the job results rule (to the jobs tracker) and the GPU server instance (the batch
+# workers' group: fleet.sh).
 # Each *_resources function is the desired state of one step; its validate step runs it with
 # CHECK_ONLY=1.
 # shellcheck disable=SC2034 # FOUND_* are read by the steps; the GPU settings by render_user_data
@@ -116,22 +117,59 @@ upload_event_pattern() {
 }
 
 trigger_resources() {
-  local targets
   load_account_id
-  ensure_rule "$TRIGGER_RULE_NAME" --event-pattern "$(upload_event_pattern)" \
-    "Audio uploaded under s3://$AUDIO_BUCKET/$INPUT_PREFIX: route it for transcription"
   if is_local; then
-    # moto cannot run Lambda code, and a rule with a Lambda target stops moto delivering
-    # events to the rules after it: locally the target is the SQS events queue, which the
-    # event pump (python -m lambda_router.pump) reads.
     require_recorded EVENTS_QUEUE_URL step-020-create-sqs-resources.sh
-    targets="[{\"Id\":\"events-queue\",\"Arn\":\"$(queue_arn "$EVENTS_QUEUE_NAME")\"}]"
   else
     require_recorded ROUTER_FUNCTION_ARN step-340-deploy-lambda-router.sh
-    targets="[{\"Id\":\"router\",\"Arn\":\"$ROUTER_FUNCTION_ARN\"}]"
-    ensure_invoke_permission "$ROUTER_NAME" "$TRIGGER_RULE_NAME" "$ENSURED_RULE_ARN"
   fi
-  ensure_targets "$TRIGGER_RULE_NAME" "$targets"
+  rule_with_one_target "$TRIGGER_RULE_NAME" "$(upload_event_pattern)" \
+    "Audio uploaded under s3://$AUDIO_BUCKET/$INPUT_PREFIX: route it for transcription" \
+    events-queue "$EVENTS_QUEUE_NAME" router "$ROUTER_NAME" "${ROUTER_FUNCTION_ARN:-}"
+}
+
+# rule_with_one_target RULE PATTERN DESCRIPTION QUEUE_ID QUEUE FUNCTION_ID FUNCTION FUNCTION_ARN:
+# the rule, targeting the function (with a permission that lets this rule only invoke it).
+# In local mode the target is the SQS queue instead: moto cannot run Lambda code, and a rule
+# with a Lambda target stops moto delivering events to the rules after it; a local pump
+# reads the queue and calls the function's handler in-process.
+rule_with_one_target() {
+  local rule=$1 pattern=$2 description=$3 queue_id=$4 queue=$5 function_id=$6 function=$7 arn=$8
+  local targets
+  ensure_rule "$rule" --event-pattern "$pattern" "$description"
+  if is_local; then
+    targets="[{\"Id\":\"$queue_id\",\"Arn\":\"$(queue_arn "$queue")\"}]"
+  else
+    targets="[{\"Id\":\"$function_id\",\"Arn\":\"$arn\"}]"
+    ensure_invoke_permission "$function" "$rule" "$ENSURED_RULE_ARN"
+  fi
+  ensure_targets "$rule" "$targets"
+}
+
+# --- job results (step-375) ----------------------------------------------------------------
+results_event_pattern() {
+  printf '{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["%s"]},"object":{"key":[{"prefix":"%sjobs/"}]}}}' \
+    "$OUTPUT_BUCKET" "$OUTPUT_PREFIX"
+}
+
+result_events_resources() {
+  local arn=""
+  load_account_id
+  if [[ $OUTPUT_BUCKET != "$AUDIO_BUCKET" ]]; then
+    # step-030 turns EventBridge notifications on for the audio bucket only.
+    ensure_eventbridge_notifications "$OUTPUT_BUCKET"
+  fi
+  if is_local; then
+    require_recorded RESULT_EVENTS_QUEUE_URL step-020-create-sqs-resources.sh
+  else
+    aws_lookup "$FUNCTION_NOT_FOUND" lambda get-function-configuration --function-name "$JOBS_TRACKER_NAME" \
+      --query FunctionArn --output text ||
+      die "function $JOBS_TRACKER_NAME does not exist: run scripts/step-370 (the jobs API's Lambdas) first"
+    arn=$AWS_OUT
+  fi
+  rule_with_one_target "$JOB_RESULTS_RULE_NAME" "$(results_event_pattern)" \
+    "Batch job results under s3://$OUTPUT_BUCKET/${OUTPUT_PREFIX}jobs/: track their tasks and jobs" \
+    result-events-queue "$RESULT_EVENTS_QUEUE_NAME" jobs-tracker "$JOBS_TRACKER_NAME" "$arn"
 }
 
 # --- GPU server (step-330) ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# IAM (sourced by common.sh): the roles of the router Lambda and the GPU instances
-# (server, batch workers), each with one inline policy rendered from scripts/policies/.
+# IAM (sourced by common.sh): the roles of the router Lambda, the GPU instances and the jobs
+# API's three Lambdas, each with one inline policy rendered from scripts/policies/.
 # shellcheck disable=SC2034 # ENSURED_*, FOUND_* and the like are read by the callers
 
 # caller_account_id: the account of the credentials in use (an STS call).
@@ -98,12 +98,28 @@ iam_resources() {
   ensure_role "$WORKER_NAME" ec2-trust.json "Batch worker instances of $PROJECT_NAME"
   ensure_role_policy "$WORKER_NAME" worker worker-policy.json
   ensure_instance_profile "$WORKER_NAME" "$WORKER_NAME"
+  ensure_role "$JOBS_API_NAME" lambda-trust.json "Jobs API Lambda of $PROJECT_NAME"
+  ensure_role_policy "$JOBS_API_NAME" jobs-api jobs-api-policy.json
+  ensure_role "$JOBS_TRACKER_NAME" lambda-trust.json "Jobs tracker Lambda of $PROJECT_NAME"
+  ensure_role_policy "$JOBS_TRACKER_NAME" jobs-tracker jobs-tracker-policy.json
+  ensure_role "$JOBS_WEBHOOKS_NAME" lambda-trust.json "Jobs webhook sender Lambda of $PROJECT_NAME"
+  ensure_role_policy "$JOBS_WEBHOOKS_NAME" jobs-webhooks jobs-webhooks-policy.json
+}
+
+# record_role_arns: step-010 records the Lambda roles' ARNs in config.env, step-011 checks
+# that config.env holds them.
+record_role_arns() {
+  local pair
+  for pair in ROUTER_ROLE_ARN="$ROUTER_NAME" JOBS_API_ROLE_ARN="$JOBS_API_NAME" JOBS_TRACKER_ROLE_ARN="$JOBS_TRACKER_NAME" \
+    JOBS_WEBHOOKS_ROLE_ARN="$JOBS_WEBHOOKS_NAME"; do
+    record_or_check "${pair%%=*}" "$(role_arn "${pair#*=}")"
+  done
 }
 
 # Statements with "Resource": "*" whose Sid does not say why (must be none).
 check_policy_scopes() {
   local template bad
-  for template in router server worker; do
+  for template in router server worker jobs-api jobs-tracker jobs-webhooks; do
     bad=$(py "$LIB_DIR/json_tool.py" statements-without-scope \
       "$(render_template "$SCRIPTS_DIR/policies/$template-policy.json")")
     if [[ $bad != "[]" ]]; then

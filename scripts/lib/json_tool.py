@@ -19,6 +19,9 @@ json_tool.py covers CURRENT WANT       exit 0 when CURRENT holds every value WAN
 json_tool.py items LIST                each item of a JSON list, one compact line each
 json_tool.py statements-without-scope POLICY  statements whose Resource is "*" without an
                                        "AnyResource" Sid (the policies' own lint)
+json_tool.py items ARRAY               each item of ARRAY as compact JSON, one per line
+json_tool.py table-shape TABLE         what a DynamoDB table's CreateTable arguments (or its
+                                       DescribeTable) say of its keys, indexes and billing
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "merge_statements",
     "same",
     "statement_source",
+    "table_shape",
 ]
 
 
@@ -159,6 +163,27 @@ def statement_source(policy: dict[str, Any], sid: str) -> str:
     return ""
 
 
+def table_shape(table: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a table that the jobs tables' definitions fix, in one order: from the
+    ``CreateTable`` arguments or from ``DescribeTable``'s ``Table`` (which reports the billing
+    mode in ``BillingModeSummary``, and indexes with status fields that are left out)."""
+    billing = table.get("BillingMode") or (table.get("BillingModeSummary") or {}).get(
+        "BillingMode", "PROVISIONED"
+    )
+    indexes = [
+        {k: index.get(k) for k in ("IndexName", "KeySchema", "Projection")}
+        for index in table.get("GlobalSecondaryIndexes") or []
+    ]
+    return {
+        "AttributeDefinitions": sorted(
+            table.get("AttributeDefinitions") or [], key=lambda a: a["AttributeName"]
+        ),
+        "KeySchema": table.get("KeySchema") or [],
+        "BillingMode": billing,
+        "GlobalSecondaryIndexes": sorted(indexes, key=lambda i: str(i["IndexName"])),
+    }
+
+
 def _dump(value: Any) -> None:
     sys.stdout.write(json.dumps(value, separators=(",", ":")) + "\n")
 
@@ -202,6 +227,11 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(statement_source(_load(args[0]) or {}, args[1]) + "\n")
     elif command == "ingress-diff":
         _dump(ingress_diff(_load(args[0]) or [], _load(args[1])))
+    elif command == "items":
+        for item in _load(args[0]):
+            _dump(item)
+    elif command == "table-shape":
+        _dump(table_shape(_load(args[0])))
     elif command == "statements-without-scope":
         _dump(statements_without_scope(_load(args[0])))
     else:

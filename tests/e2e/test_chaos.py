@@ -122,11 +122,17 @@ class UpProcess:
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
     base = tmp_path_factory.mktemp("chaos")
-    settings = LocalSettings(moto_port=free_port(), port=free_port(), local_dir=str(base / "local"))
+    settings = LocalSettings(
+        moto_port=free_port(),
+        port=free_port(),
+        jobs_api_port=free_port(),
+        local_dir=str(base / "local"),
+    )
     env = {
         **CHAOS_ENV,
         "MOTO_PORT": str(settings.moto_port),
         "PORT": str(settings.port),
+        "JOBS_API_PORT": str(settings.jobs_api_port),
         "LOCAL_DIR": settings.local_dir,
     }
     output = base / "up.out"

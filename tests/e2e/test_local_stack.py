@@ -1,8 +1,8 @@
 """End to end: the real processes of the local stack (`make up`), driven through S3 uploads.
 
 moto's server, the deploy scripts, the FastAPI server with tiny.en, the event pump calling
-the router, and the batch worker all run as processes on 127.0.0.1, started once for this
-module exactly as `make up` starts them.
+the router, and the batch worker all run as processes on 127.0.0.1, started once for the
+end-to-end tests exactly as `make up` starts them (the ``stack`` fixture: tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -14,37 +14,18 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local_stack.demo import router_results, wait_for_object
-from local_stack.settings import LocalSettings
 from local_stack.stack import Stack
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 90.0
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = LocalSettings(
-        moto_port=free_port(),
-        port=free_port(),
-        local_dir=str(tmp_path_factory.mktemp("local-stack")),
-        concurrency=1,
-        pump_concurrency=4,
-    )
-    stack = Stack(settings, say=lambda message: None)
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")

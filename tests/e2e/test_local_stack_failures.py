@@ -27,7 +27,12 @@ def test_a_busy_port_is_named_before_anything_starts(tmp_path: Path) -> None:
         listener.listen()
         busy = listener.getsockname()[1]
         result = run_demo(
-            {"MOTO_PORT": str(busy), "PORT": str(free_port()), "LOCAL_DIR": str(tmp_path)}
+            {
+                "MOTO_PORT": str(busy),
+                "PORT": str(free_port()),
+                "JOBS_API_PORT": str(free_port()),
+                "LOCAL_DIR": str(tmp_path),
+            }
         )
     assert result.returncode == 1
     assert f"checking ports failed: 127.0.0.1:{busy} is in use" in result.stdout
@@ -38,6 +43,7 @@ def test_a_failing_deploy_step_is_named_with_its_log(tmp_path: Path) -> None:
     env = {
         "MOTO_PORT": str(free_port()),
         "PORT": str(free_port()),
+        "JOBS_API_PORT": str(free_port()),
         "LOCAL_DIR": str(tmp_path),
         "LOCAL_BUCKET": "Not_A_Valid_Bucket!",
     }

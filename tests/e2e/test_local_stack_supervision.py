@@ -254,7 +254,12 @@ def test_make_up_stops_everything_when_moto_dies_saying_its_state_is_gone(
     tmp_path: Path,
 ) -> None:
     local_dir = tmp_path / "local"
-    env = {"MOTO_PORT": str(free_port()), "PORT": str(free_port()), "LOCAL_DIR": str(local_dir)}
+    env = {
+        "MOTO_PORT": str(free_port()),
+        "PORT": str(free_port()),
+        "JOBS_API_PORT": str(free_port()),
+        "LOCAL_DIR": str(local_dir),
+    }
     output = tmp_path / "up.out"
     with local_stack_up(env, output) as up:
         assert stat.S_IMODE((local_dir / "env.sh").stat().st_mode) == 0o600
@@ -272,7 +277,7 @@ def test_make_up_stops_everything_when_moto_dies_saying_its_state_is_gone(
     assert "every bucket, queue and transcript it held is gone" in said
     assert "stopping everything" in said
     assert not (local_dir / "stack.json").exists()
-    assert set(pids) == {"moto", "server", "pump", "worker"}
+    assert set(pids) == {"moto", "server", "pump", "worker", "jobs-api", "jobs-pump"}
     for pid in pids.values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # stopped and reaped: nothing the stack started is left

@@ -11,11 +11,13 @@ sends to but its policy names only for receiving is caught (it was: the worker's
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -26,13 +28,20 @@ from batch_worker.worker import Worker
 from fastapi_server.auth import KeyRing, load_keys
 from fastapi_server.main import create_app
 from fastapi_server.settings import ServerSettings
+from jobs_api.main import create_app as create_jobs_app
+from jobs_api.settings import JobsSettings
+from jobs_api.tables import TableNames, create_tables
+from jobs_api.tracker import build_tracker
+from jobs_api.webhooks.sender import build_sender
 from lambda_router.handler import handle
 from lambda_router.router import Router
 from lambda_router.settings import RouterSettings
 from tests.conftest import ACCOUNT_ID, REGION
+from tests.jobs_api.test_webhooks import receiver
 from tests.support import iam_audit
 from tests.support.fake_server import FakeServer
 from tests.support.jobs import enqueue, upload_job
+from tests.support.jobs_api import serve
 from tests.support.router_kit import context
 from tests.support.sample_events import load_event
 from transcription.settings import AwsSettings, EngineSettings, StorageSettings
@@ -84,6 +93,13 @@ def deployment(aws_client: Any, aws_settings: AwsSettings) -> Deployment:
         "SERVER_REPOSITORY_NAME": f"{project}/fastapi-server",
         "WORKER_REPOSITORY_NAME": f"{project}/batch-worker",
         "WORKER_GROUP_NAME": f"{project}-workers",
+        "JOBS_TABLE_PREFIX": project,
+        "JOBS_API_NAME": f"{project}-jobs-api",
+        "JOBS_TRACKER_NAME": f"{project}-jobs-tracker",
+        "JOBS_WEBHOOKS_NAME": f"{project}-jobs-webhooks",
+        "WEBHOOK_QUEUE_NAME": f"{project}-webhooks",
+        "JOBS_ADMIN_KEY_PARAMETER": f"/{project}/jobs-admin-key",
+        "JOBS_EVENT_BUS": "default",
     }
     s3, sqs, ssm = aws_client("s3"), aws_client("sqs"), aws_client("ssm")
     s3.create_bucket(Bucket=names["AUDIO_BUCKET"])
@@ -215,3 +231,101 @@ def test_the_server_policy_allows_what_the_server_calls(
     assert answer.status_code == 200, answer.text
     made = checked(d, "server")
     assert {"GetParameter", "GetObject", "PutObject"} <= made, made
+
+
+def jobs_settings(d: Deployment, aws_client: Any) -> JobsSettings:
+    """The jobs API's settings as step-370 configures its functions, on resources named as
+    the steps name them (the tables of step-360, the queues of step-020, step-363's key)."""
+    n, sqs = d.names, aws_client("sqs")
+    create_tables(aws_client("dynamodb"), TableNames.from_prefix(n["JOBS_TABLE_PREFIX"]))
+    high, low, webhooks = (
+        sqs.create_queue(QueueName=n[name])["QueueUrl"]
+        for name in ("JOBS_HIGH_QUEUE_NAME", "JOBS_LOW_QUEUE_NAME", "WEBHOOK_QUEUE_NAME")
+    )
+    aws_client("ssm").put_parameter(
+        Name=n["JOBS_ADMIN_KEY_PARAMETER"], Value=ADMIN_KEY, Type="SecureString"
+    )
+    return JobsSettings(
+        storage=StorageSettings(audio_bucket=d.bucket),
+        queue_url=d.queue_url,
+        queue_url_high=high,
+        queue_url_low=low,
+        aws=d.aws,
+        jobs_table_prefix=n["JOBS_TABLE_PREFIX"],
+        jobs_admin_key_parameter=n["JOBS_ADMIN_KEY_PARAMETER"],
+        webhook_queue_url=webhooks,
+        webhook_allow_loopback=True,  # the receiver is on 127.0.0.1
+        webhook_backoff_seconds=0,
+    )
+
+
+ADMIN_KEY = "iam-admin-key-" + "a" * 24
+
+
+def test_the_jobs_policies_allow_what_the_api_tracker_and_sender_call(
+    deployment: Deployment, aws_client: Any, samples: dict[str, Any]
+) -> None:
+    """Every route of the API (keys, jobs of every item kind, lists, results, cancel), the
+    tracker completing a job and the sender delivering its webhook, each checked against its
+    own policy, resources included."""
+    d, s3 = deployment, aws_client("s3")
+    settings = jobs_settings(d, aws_client)
+    s3.put_object(Bucket=d.bucket, Key="audio/iam/item.wav", Body=samples["one"].read_bytes())
+    audio = base64.b64encode(samples["one"].read_bytes()[:4000]).decode()
+    app = create_jobs_app(settings)  # its clients from the factory, as in the Lambda
+    with (
+        receiver([]) as hook,
+        serve(app) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}  # read from SSM at start-up
+        issued = http.post(
+            "/v1/auth/keys",
+            headers=admin,
+            json={"owner": "iam", "scopes": ["jobs:write", "jobs:read"]},
+        )
+        assert issued.status_code == 201, issued.text
+        assert http.get("/v1/auth/keys", headers=admin).status_code == 200
+        writer = {"Authorization": f"Bearer {issued.json()['key']}"}
+        items = [
+            {"id": "s3", "audio_url": f"s3://{d.bucket}/audio/iam/item.wav"},
+            {"id": "b64", "audio_base64": audio, "ext": "wav"},
+            {"id": "up", "upload": True, "ext": "wav"},
+        ]
+        jobs = []
+        for priority in ("high", "normal", "low"):
+            body = {
+                "job_type": "asr",
+                "items": items,
+                "priority": priority,
+                "webhook_url": hook.url,
+            }
+            made = http.post("/v1/jobs", headers=writer, json=body)
+            assert made.status_code == 202, made.text
+            jobs.append(made.json()["job_id"])
+        assert http.get(f"/v1/jobs/{jobs[0]}", headers=writer).status_code == 200
+        assert http.get("/v1/jobs", headers=writer).json()["jobs"]
+        assert http.get(f"/v1/jobs/{jobs[0]}/results", headers=writer).status_code == 200
+        assert http.delete(f"/v1/jobs/{jobs[2]}", headers=writer).status_code == 200
+        # The tracker: every item of the first job has its result, so it completes.
+        tracker = build_tracker(settings)
+        # s3:// items' results go to the job's result key, written items' (uploaded or
+        # base64) where the router writes the transcripts of their audio.
+        for name in ("s3", "b64.wav", "up.wav"):
+            key = f"transcripts/jobs/{jobs[0]}/{name}.json"
+            s3.put_object(Bucket=d.bucket, Key=key, Body=json.dumps({"text": "hi"}).encode())
+            tracker.handle(load_event("eventbridge-object-created-moto", bucket=d.bucket, key=key))
+        done = http.get(f"/v1/jobs/{jobs[0]}", headers=writer).json()
+        assert done["status"] == "succeeded", done
+        # The sender: the completion's webhook, POSTed to the receiver.
+        sender = build_sender(settings, resolve=lambda host, port: ["127.0.0.1"])
+        while sender.drain(wait_seconds=1):
+            pass
+        assert any(jobs[0].encode() in body for _, body in hook.requests)
+    assert {"GetParameter", "PutItem", "Query", "Scan", "SendMessageBatch", "PutEvents"} <= checked(
+        d, "jobs-api"
+    )
+    assert {"GetObject", "UpdateItem", "PutEvents", "SendMessage"} <= checked(d, "jobs-tracker")
+    assert {"ReceiveMessage", "GetItem", "UpdateItem", "DeleteMessage"} <= checked(
+        d, "jobs-webhooks"
+    )

@@ -27,14 +27,14 @@ from transcription.settings import load
 
 @pytest.fixture(scope="session")
 def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto's server over HTTP, its DynamoDB requests serialized (see tests.support.serial_moto).
+    """moto's server over HTTP, its DynamoDB requests serialized (see local_stack.serial_moto).
 
     Overrides the session's ``moto_url`` for these tests, so every fixture built on it
     (``s3``, ``sqs``, ``aws_env``...) talks to this one.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = [sys.executable, "-m", "tests.support.serial_moto", "-p", str(port)]
+    args = [sys.executable, "-m", "local_stack.serial_moto", "-p", str(port)]
     log_path = tmp_path_factory.mktemp("moto") / "moto.log"
     with running(args, ready_url=f"{url}/moto-api/", log_path=log_path):
         yield url

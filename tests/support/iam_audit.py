@@ -66,8 +66,15 @@ COMPONENTS: Mapping[str, str | None] = {
     "lambda_router.pump": None,  # the local stand-in for EventBridge → Lambda
     "lambda_router.replay": None,  # an operator's tool: runs with the operator's credentials
     "lambda_router.package": None,
+    "local_stack.jobs_pump": None,  # the local stand-in for the jobs Lambdas' triggers
     "batch_worker": "worker",  # the worker and `python -m batch_worker redrive` on its box
     "fastapi_server": "server",
+    "jobs_api": "jobs-api",
+    "jobs_api.handler": None,
+    "jobs_api.tables": None,
+    "jobs_api.package": None,
+    "jobs_api.tracker": "jobs-tracker",
+    "jobs_api.webhooks.sender": "jobs-webhooks",
 }
 
 # boto operations whose IAM action is not "<service>:<Operation>".
@@ -97,8 +104,21 @@ SPECIAL_ACTIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
 IAM_PREFIX = {"monitoring": "cloudwatch", "cloudwatch": "cloudwatch"}
 
 
+# A DynamoDB transaction needs no action of its own: each of its writes needs the action of
+# the single-item call it stands for.
+TRANSACT_WRITE_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
 def iam_actions(service: str, operation: str, params: Mapping[str, Any]) -> tuple[str, ...]:
     """The IAM actions one boto call needs (``params``: the call's arguments)."""
+    if (service, operation) == ("dynamodb", "TransactWriteItems"):
+        kinds = {kind for item in params.get("TransactItems", []) for kind in item}
+        return tuple(sorted(TRANSACT_WRITE_ACTIONS[k] for k in kinds))
     actions = SPECIAL_ACTIONS.get((service, operation))
     if actions is None:
         actions = (f"{IAM_PREFIX.get(service, service)}:{operation}",)
@@ -120,6 +140,22 @@ RESOURCE_PARAMS = (
     "FunctionName",
     "AutoScalingGroupName",
 )
+
+
+def _named_resources(service: str, params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The resource names nested in a call's arguments: DynamoDB's tables (and index) of a
+    single, batch or transaction call, and the event buses of ``PutEvents``."""
+    if service == "dynamodb":
+        tables = [params["TableName"]] if "TableName" in params else []
+        tables += list(params.get("RequestItems", {}))
+        writes = [w for item in params.get("TransactItems", []) for w in item.values()]
+        tables += [w["TableName"] for w in writes]
+        index = (("IndexName", params["IndexName"]),) if "IndexName" in params else ()
+        return (("Tables", tuple(dict.fromkeys(tables))), *index)
+    if service == "events" and "Entries" in params:
+        buses = [e.get("EventBusName") or "default" for e in params["Entries"]]
+        return (("EventBuses", tuple(dict.fromkeys(buses))),)
+    return ()
 
 
 @dataclass(frozen=True)
@@ -152,6 +188,14 @@ class Call:
         if self.service == "lambda" and "FunctionName" in p:
             name = str(p["FunctionName"])
             return [name if name.startswith("arn:") else f"{prefix}:function:{name}"]
+        if self.service == "dynamodb" and p.get("Tables"):
+            index = f"/index/{p['IndexName']}" if "IndexName" in p else ""
+            return [f"{prefix}:table/{table}{index}" for table in p["Tables"]]
+        if self.service == "events" and p.get("EventBuses"):
+            return [
+                bus if bus.startswith("arn:") else f"{prefix}:event-bus/{bus}"
+                for bus in p["EventBuses"]
+            ]
         return ["*"]
 
 
@@ -213,7 +257,10 @@ def _record(model: Any, params: Mapping[str, Any], **_: Any) -> None:
         str(model.name),
         iam_actions(service, model.name, params),
         caller,
-        tuple((k, params[k]) for k in RESOURCE_PARAMS if k in params),
+        (
+            *((k, params[k]) for k in RESOURCE_PARAMS if k in params),
+            *_named_resources(service, params),
+        ),
     )
     with _lock:
         _calls.append(call)

@@ -1,6 +1,6 @@
 """moto's server with its DynamoDB requests taken one at a time.
 
-``python -m tests.support.serial_moto -p PORT`` (127.0.0.1 unless ``-H`` says otherwise).
+``python -m local_stack.serial_moto -p PORT`` (127.0.0.1 unless ``-H`` says otherwise).
 
 moto's threaded server does not isolate concurrent DynamoDB writes: its
 ``transact_write_items`` checks conditions, writes, and on a failure restores a deep copy of
@@ -8,7 +8,9 @@ the tables taken at its start, with no lock (moto/dynamodb/models/__init__.py), 
 concurrent conditional writes can both pass, and a failed one can undo a winner's write.
 DynamoDB itself checks and applies each write and transaction atomically. Serializing the
 DynamoDB requests (and only those: S3 and SQS long polls keep their threads) gives moto that
-atomicity, so tests of concurrent duplicate completions test the code, not moto's race.
+atomicity, so tests of concurrent duplicate completions test the code, not moto's race,
+and the local stack's jobs pump, jobs API and cancels (concurrent transactions on one job)
+count every task once. The local stack and the jobs API tests run this server.
 """
 
 from __future__ import annotations

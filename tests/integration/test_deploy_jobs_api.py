@@ -1,0 +1,483 @@
+"""The jobs API's deploy steps (step-010's roles, step-363, step-370, step-371, step-999),
+run against a moto server of this module's own, in local mode, in the phases of one
+deployment (as ``test_deploy_scripts.py`` does for the router):
+
+1. the steps create the roles, the admin key, the three functions, the function URL and its
+   permissions and the webhook sender's SQS trigger; boto3 checks what they made;
+2. all of them again: nothing changes (the admin key is kept);
+3. the validate steps pass (the health check says why it is skipped: moto cannot run Lambda
+   code) and catch drift, which step-370 repairs;
+4. the API runs from the deployed zip alone with the deployed function's environment: a
+   function URL event for ``GET /v1/health``, and the admin key step-363 stored issuing a key;
+5. destroy removes the functions, URL, trigger, rule, tables, queues, parameter and roles.
+
+The queues (step-020) and tables (step-360) are the stack's steps: the test runs them, and
+where a step does not make them yet, makes them itself with the names the steps use (said in
+the log).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from jobs_api.package import build
+from jobs_api.tables import TableNames, create_tables
+from local_stack.stack import read_config
+from tests.support.processes import ROOT, moto_server
+from tests.support.sample_events import EVENTS
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+SCRIPTS = ROOT / "scripts"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's
+CREATE = ["000", "010", "020", "363", "370"]
+RECORDED = (
+    "JOBS_API_ROLE_ARN",
+    "JOBS_TRACKER_ROLE_ARN",
+    "JOBS_WEBHOOKS_ROLE_ARN",
+    "JOBS_API_FUNCTION_ARN",
+    "JOBS_TRACKER_FUNCTION_ARN",
+    "JOBS_WEBHOOKS_FUNCTION_ARN",
+    "JOBS_API_URL",
+)
+COMPONENTS = ("jobs-api", "jobs-tracker", "jobs-webhooks")
+HANDLERS = {
+    "jobs-api": "jobs_api.handler.api_handler",
+    "jobs-tracker": "jobs_api.handler.tracker_handler",
+    "jobs-webhooks": "jobs_api.handler.webhook_handler",
+}
+# The queues step-020 makes for the jobs API (resource contract with the stack's steps).
+JOB_QUEUES = {
+    "QUEUE_URL_HIGH": "jobs-high",
+    "QUEUE_URL_LOW": "jobs-low",
+    "WEBHOOK_DLQ_URL": "webhooks-dlq",
+    "WEBHOOK_QUEUE_URL": "webhooks",
+    "RESULT_EVENTS_QUEUE_URL": "result-events",
+}
+
+
+@dataclass
+class Step:
+    number: str
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def changes(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if ": changed: " in line]
+
+
+@dataclass
+class Deployment:
+    url: str
+    env: dict[str, str]
+    config: Path
+    project: str
+    zip_tree: Path
+    steps: list[Step] = field(default_factory=list)
+
+    def values(self) -> dict[str, str]:
+        return read_config(self.config)
+
+    def client(self, service: str) -> Any:
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        return session.client(
+            service, endpoint_url=self.url, config=Config(retries={"mode": "standard"})
+        )
+
+    def step(self, number: str, *args: str, env: dict[str, str] | None = None) -> Step:
+        (path,) = SCRIPTS.glob(f"step-{number}-*.sh")
+        if number == "000" and not args:
+            args = ("--non-interactive",)
+        done = subprocess.run(
+            ["bash", str(path), *args],
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        result = Step(number, done.returncode, done.stdout, done.stderr)
+        self.steps.append(result)
+        return result
+
+    def ok(self, *numbers: str) -> list[Step]:
+        results = [self.step(n) for n in numbers]
+        for result in results:
+            assert result.returncode == 0, f"step-{result.number} failed:\n{result.stderr}"
+        return results
+
+    def record(self, name: str, value: str) -> None:
+        subprocess.run(
+            [
+                sys.executable,
+                str(SCRIPTS / "lib" / "config_file.py"),
+                "set",
+                str(self.config),
+                name,
+                value,
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    work = tmp_path_factory.mktemp("jobs-deploy")
+    (work / "home").mkdir()
+    project = f"jd{uuid.uuid4().hex[:8]}"
+    # Built for this interpreter's Python, so phase 4 can run it here (pydantic-core is
+    # compiled per version); what step-370 builds by default is checked by the package tests.
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    zip_path = build(work / "jobs_api.zip", python_version=version)
+    tree = work / "tree"
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(tree)
+    with moto_server(log_path=work / "moto.log") as url:
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(work / "home"),
+            "LANG": "C.UTF-8",
+            "CONFIG_FILE": str(work / "config.env"),
+            "AWS_ENDPOINT_URL": url,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "PROJECT_NAME": project,
+            "AUDIO_BUCKET": f"{project}-audio",
+            "JOBS_TABLE_PREFIX": project,
+            "JOBS_API_ZIP": str(zip_path),
+            "POLL_SECONDS": "1",
+        }
+        yield Deployment(url, env, work / "config.env", project, tree)
+
+
+def make_stack_resources(d: Deployment) -> None:
+    """What step-020 and step-360 (the stack's steps) make for the jobs API, made here with
+    the same names where those steps do not make it yet."""
+    values, sqs = d.values(), d.client("sqs")
+    for name, suffix in JOB_QUEUES.items():
+        if not values.get(name):
+            attributes = {"VisibilityTimeout": "900"} if suffix == "webhooks" else {}
+            made = sqs.create_queue(QueueName=f"{d.project}-{suffix}", Attributes=attributes)
+            d.record(name, made["QueueUrl"])
+    if list(SCRIPTS.glob("step-360-*.sh")):
+        d.ok("360")
+    else:
+        create_tables(d.client("dynamodb"), TableNames.from_prefix(d.project))
+    events = d.client("events")
+    if list(SCRIPTS.glob("step-375-*.sh")):
+        d.ok("375")
+    else:  # the result rule step-375 makes; step-999 deletes it with its target
+        rule = f"{d.project}-job-results"
+        events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["aws.s3"]}))
+        queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{d.project}-result-events"
+        events.put_targets(Rule=rule, Targets=[{"Id": "result-events", "Arn": queue}])
+
+
+# --- phase 1 ---------------------------------------------------------------------------------
+
+
+def test_1_the_steps_create_the_jobs_api(deployment: Deployment) -> None:
+    d = deployment
+    d.ok("000", "010", "020")
+    make_stack_resources(d)
+    created = d.ok("363", "370")
+    assert all(step.changes for step in created), [s.stderr for s in created]
+    values = d.values()
+    for name in RECORDED:
+        assert values[name], f"{name} was not recorded"
+    assert values["JOBS_ADMIN_KEY_PARAMETER"] == f"/{d.project}/jobs-admin-key"
+
+
+def test_1_the_admin_key_is_a_secure_string_never_logged(deployment: Deployment) -> None:
+    d = deployment
+    ssm = d.client("ssm")
+    parameter = ssm.get_parameter(Name=f"/{d.project}/jobs-admin-key", WithDecryption=True)
+    key = parameter["Parameter"]["Value"]
+    assert parameter["Parameter"]["Type"] == "SecureString"
+    assert len(key) >= 24 and key.replace("-", "").replace("_", "").isalnum()
+    for step in d.steps:
+        assert key not in step.stdout + step.stderr, f"step-{step.number} logged the admin key"
+    for name in COMPONENTS:
+        config = d.client("lambda").get_function_configuration(FunctionName=f"{d.project}-{name}")
+        assert key not in json.dumps(config)
+
+
+def test_1_functions_handlers_roles_and_environment(deployment: Deployment) -> None:
+    d, values = deployment, deployment.values()
+    aws_lambda = d.client("lambda")
+    for component in COMPONENTS:
+        name = f"{d.project}-{component}"
+        config = aws_lambda.get_function_configuration(FunctionName=name)
+        assert config["Handler"] == HANDLERS[component]
+        assert config["Runtime"] == "python3.12"
+        assert config["Role"] == f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        environment = config["Environment"]["Variables"]
+        assert environment["QUEUE_URL"] == values["QUEUE_URL"]
+        assert environment["QUEUE_URL_HIGH"] == values["QUEUE_URL_HIGH"]
+        assert environment["QUEUE_URL_LOW"] == values["QUEUE_URL_LOW"]
+        assert environment["WEBHOOK_QUEUE_URL"] == values["WEBHOOK_QUEUE_URL"]
+        assert environment["JOBS_TABLE_PREFIX"] == d.project
+        assert environment["JOBS_ADMIN_KEY_PARAMETER"] == f"/{d.project}/jobs-admin-key"
+        assert environment["JOBS_API_URL"] == values["JOBS_API_URL"]
+        assert environment["AUDIO_BUCKET"] == f"{d.project}-audio"
+        assert (environment["INPUT_PREFIX"], environment["OUTPUT_PREFIX"]) == (
+            "audio/",
+            "transcripts/",
+        )
+        assert environment["WEBHOOK_MAX_ATTEMPTS"] == "5"
+        for never in ("JOBS_ADMIN_KEY", "WEBHOOK_ALLOW_LOOPBACK", "AWS_REGION", "AWS_ENDPOINT_URL"):
+            assert never not in environment, never
+        assert (
+            values[f"JOBS_{component.split('-')[1].upper()}_FUNCTION_ARN"] == config["FunctionArn"]
+        )
+    assert (
+        (aws_lambda.get_function_configuration(FunctionName=f"{d.project}-jobs-api")["Timeout"])
+        == 30
+    )
+
+
+def test_1_the_function_url_is_public_and_recorded(deployment: Deployment) -> None:
+    d, aws_lambda = deployment, deployment.client("lambda")
+    name = f"{d.project}-jobs-api"
+    url = aws_lambda.get_function_url_config(FunctionName=name)
+    assert url["AuthType"] == "NONE"
+    assert d.values()["JOBS_API_URL"] == url["FunctionUrl"].rstrip("/")
+    statements = json.loads(aws_lambda.get_policy(FunctionName=name)["Policy"])["Statement"]
+    actions = {s["Sid"]: (s["Action"], s["Principal"]) for s in statements}
+    assert actions == {
+        "FunctionUrlPublicAccess": ("lambda:InvokeFunctionUrl", "*"),
+        "FunctionUrlInvokeFunction": ("lambda:InvokeFunction", "*"),
+    }
+
+
+def test_1_the_webhook_sender_is_fed_by_its_queue(deployment: Deployment) -> None:
+    d, aws_lambda = deployment, deployment.client("lambda")
+    (mapping,) = aws_lambda.list_event_source_mappings(FunctionName=f"{d.project}-jobs-webhooks")[
+        "EventSourceMappings"
+    ]
+    assert mapping["EventSourceArn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:{d.project}-webhooks"
+    assert mapping["State"] == "Enabled"
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 1
+
+
+def test_1_the_roles_reach_only_the_projects_resources(deployment: Deployment) -> None:
+    d, iam = deployment, deployment.client("iam")
+    p = d.project
+    mine = (
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{p}-jobs-",
+        f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{p}-",
+        f"arn:aws:sqs:{REGION}:{ACCOUNT}:{p}-",
+        f"arn:aws:s3:::{p}-audio/audio/",
+        f"arn:aws:s3:::{p}-audio/transcripts/jobs/",
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{p}/jobs-admin-key",
+        f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default",
+    )
+    granted: dict[str, set[str]] = {}
+    for component in COMPONENTS:
+        name = f"{p}-{component}"
+        trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+        assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+        policy = iam.get_role_policy(RoleName=name, PolicyName=component)["PolicyDocument"]
+        for statement in policy["Statement"]:
+            actions = (
+                [statement["Action"]]
+                if isinstance(statement["Action"], str)
+                else statement["Action"]
+            )
+            granted.setdefault(component, set()).update(actions)
+            resources = statement["Resource"]
+            for resource in [resources] if isinstance(resources, str) else resources:
+                assert resource.startswith(mine), f"{component}: {resource} is not the project's"
+    # Each reaches what it calls and no more: only the API reads the admin key or issues keys.
+    assert "ssm:GetParameter" in granted["jobs-api"]
+    assert not {"ssm:GetParameter", "dynamodb:Scan", "dynamodb:PutItem"} & (
+        granted["jobs-tracker"] | granted["jobs-webhooks"]
+    )
+    assert "sqs:ReceiveMessage" in granted["jobs-webhooks"]
+    assert "sqs:ReceiveMessage" not in granted["jobs-api"] | granted["jobs-tracker"]
+
+
+# --- phase 2 ---------------------------------------------------------------------------------
+
+
+def test_2_a_second_run_changes_nothing(deployment: Deployment) -> None:
+    d = deployment
+    key = d.client("ssm").get_parameter(Name=f"/{d.project}/jobs-admin-key", WithDecryption=True)
+    before = d.values()
+    again = d.ok("010", "363", "370")
+    assert [line for step in again for line in step.changes] == []
+    assert d.values() == before
+    kept = d.client("ssm").get_parameter(Name=f"/{d.project}/jobs-admin-key", WithDecryption=True)
+    assert kept["Parameter"]["Value"] == key["Parameter"]["Value"]
+    assert "the admin key is kept" in again[1].stderr
+
+
+# --- phase 3 ---------------------------------------------------------------------------------
+
+
+def test_3_validate_passes_then_catches_drift_that_step_370_repairs(deployment: Deployment) -> None:
+    d, aws_lambda = deployment, deployment.client("lambda")
+    for step in d.ok("011", "371"):
+        assert "DRIFT" not in step.stderr, step.stderr
+    assert (
+        "skipped: GET /v1/health of the function URL (moto cannot run Lambda code"
+        in d.steps[-1].stderr
+    )
+    sender = f"{d.project}-jobs-webhooks"
+    (mapping,) = aws_lambda.list_event_source_mappings(FunctionName=sender)["EventSourceMappings"]
+    aws_lambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    aws_lambda.delete_function_url_config(FunctionName=f"{d.project}-jobs-api")
+    drifted = d.step("371")
+    assert drifted.returncode != 0
+    assert f"DRIFT: SQS trigger of {sender}" in drifted.stderr and "Disabled" in drifted.stderr
+    assert f"DRIFT: function URL of {d.project}-jobs-api does not exist" in drifted.stderr
+    repaired = d.ok("370")[0]
+    assert any("SQS trigger" in line for line in repaired.changes), repaired.stderr
+    assert (
+        aws_lambda.get_function_url_config(FunctionName=f"{d.project}-jobs-api")["AuthType"]
+        == "NONE"
+    )
+    # A new URL is a new address: recorded, and given to the functions.
+    new_url = d.values()["JOBS_API_URL"]
+    config = aws_lambda.get_function_configuration(FunctionName=f"{d.project}-jobs-tracker")
+    assert config["Environment"]["Variables"]["JOBS_API_URL"] == new_url
+    assert d.ok("371")[0].returncode == 0
+
+
+# --- phase 4 ---------------------------------------------------------------------------------
+
+
+def invoke_from_zip(d: Deployment, event: dict[str, Any]) -> dict[str, Any]:
+    """api_handler from the unpacked zip alone (no site-packages), with the environment
+    step-370 gave the function, against moto's server."""
+    config = d.client("lambda").get_function_configuration(FunctionName=f"{d.project}-jobs-api")
+    code = (
+        "import json, sys\n"
+        "from jobs_api.handler import api_handler\n"
+        "class Context:\n"
+        "    function_name = 'jobs-api'\n"
+        "    aws_request_id = 'zip-test'\n"
+        "    def get_remaining_time_in_millis(self): return 30000\n"
+        "print(json.dumps(api_handler(json.loads(sys.argv[1]), Context())))\n"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        **config["Environment"]["Variables"],
+        "AWS_REGION": REGION,  # Lambda's own variables
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": d.url,  # moto in place of AWS
+        "PYTHONPATH": str(d.zip_tree),
+    }
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code, json.dumps(event)],
+        cwd=d.zip_tree, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def url_event(method: str, path: str, key: str | None = None, body: Any = None) -> dict[str, Any]:
+    event = json.loads((EVENTS / "lambda-function-url.json").read_text())
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    if key:
+        event["headers"]["authorization"] = f"Bearer {key}"
+    if body is not None:
+        event["body"] = json.dumps(body)
+        event["headers"]["content-type"] = "application/json"
+    return dict(event)
+
+
+def test_4_the_deployed_zip_and_environment_serve_the_api(deployment: Deployment) -> None:
+    d = deployment
+    health = invoke_from_zip(d, url_event("GET", "/v1/health"))
+    assert health["statusCode"] == 200, health
+    admin = d.client("ssm").get_parameter(Name=f"/{d.project}/jobs-admin-key", WithDecryption=True)
+    issued = invoke_from_zip(
+        d,
+        url_event(
+            "POST",
+            "/v1/auth/keys",
+            admin["Parameter"]["Value"],
+            {"owner": "ci", "scopes": ["jobs:write"]},
+        ),
+    )
+    assert issued["statusCode"] == 201, issued
+    assert json.loads(issued["body"])["owner"] == "ci"
+    refused = invoke_from_zip(d, url_event("POST", "/v1/auth/keys", "x" * 30, {"owner": "ci"}))
+    assert refused["statusCode"] == 401, refused
+
+
+# --- phase 5 ---------------------------------------------------------------------------------
+
+
+def test_5_destroy_removes_every_part_of_the_jobs_api(deployment: Deployment) -> None:
+    d = deployment
+    done = d.step("999", "--yes")
+    assert done.returncode == 0, done.stderr
+    p, aws_lambda = d.project, d.client("lambda")
+    assert [
+        f for f in aws_lambda.list_functions()["Functions"] if f["FunctionName"].startswith(p)
+    ] == []
+    assert (
+        aws_lambda.list_event_source_mappings(FunctionName=f"{p}-jobs-webhooks")[
+            "EventSourceMappings"
+        ]
+        == []
+    )
+    assert d.client("events").list_rules(NamePrefix=p)["Rules"] == []
+    assert [t for t in d.client("dynamodb").list_tables()["TableNames"] if t.startswith(p)] == []
+    assert d.client("sqs").list_queues(QueueNamePrefix=p).get("QueueUrls", []) == []
+    parameters = d.client("ssm").describe_parameters()["Parameters"]
+    assert [x for x in parameters if x["Name"].startswith(f"/{p}/")] == []
+    roles = d.client("iam").list_roles()["Roles"]
+    assert [r for r in roles if r["RoleName"].startswith(p)] == []
+    after = d.values()
+    for name in (*RECORDED, *JOB_QUEUES):
+        assert after[name] == "", f"{name} still recorded after destroy"
+    again = d.step("999", "--yes")
+    assert again.returncode == 0 and again.changes == [], again.stderr
+
+
+# --- without AWS -----------------------------------------------------------------------------
+
+
+def test_step_370_refuses_a_webhook_batch_that_cannot_fit_its_timeout(tmp_path: Path) -> None:
+    config = tmp_path / "config.env"
+    arn = f"arn:aws:iam::{ACCOUNT}:role/x"
+    config.write_text(
+        f"JOBS_API_ROLE_ARN={arn}\nJOBS_TRACKER_ROLE_ARN={arn}\nJOBS_WEBHOOKS_ROLE_ARN={arn}\n"
+        "QUEUE_URL=q\nWEBHOOK_QUEUE_URL=w\nJOBS_WEBHOOKS_BATCH_SIZE=5\nJOBS_WEBHOOKS_TIMEOUT=30\n"
+    )
+    done = subprocess.run(
+        ["bash", str(SCRIPTS / "step-370-deploy-jobs-api.sh")],
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CONFIG_FILE": str(config)},
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "JOBS_WEBHOOKS_BATCH_SIZE=5 (1..10) deliveries" in done.stderr
+    assert "JOBS_WEBHOOKS_TIMEOUT=30" in done.stderr
