@@ -1,8 +1,7 @@
 """The Lambda zips, byte-for-byte reproducible (one writer: :func:`write_zip`).
 
 ``python -m lambda_router.package --sources PACKAGE... --output ZIP`` zips only the Python
-sources of the named packages (step-351 builds the scheduler's zip so, from
-``batch_worker`` and ``transcription``).
+sources of the named packages (no dependencies).
 
 ``make lambda-zip`` (or ``python -m lambda_router.package``) builds
 ``dist/lambda_router.zip``, which holds:
@@ -231,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--sources",
         nargs="+",
         metavar="PACKAGE",
-        help="zip only these packages' Python sources (no dependencies), e.g. the scheduler's",
+        help="zip only these packages' Python sources (no dependencies)",
     )
     args = parser.parse_args(argv)
     if args.sources:
