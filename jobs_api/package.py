@@ -34,9 +34,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lambda_router.package import (
+    copy_light_core,
     files_under,
     install_dependencies,
-    light_core,
     runtime_python,
     summary,
     trim_botocore,
@@ -75,10 +75,7 @@ def _copy_sources(tree: Path) -> None:
         target = tree / "jobs_api" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-    core = tree / "transcription"
-    core.mkdir()
-    for source in light_core():
-        shutil.copy2(source, core / source.name)
+    copy_light_core(tree)
 
 
 def _check_imports(tree: Path, python_version: str) -> None:

@@ -41,6 +41,7 @@ from pathlib import Path
 __all__ = [
     "build",
     "build_sources",
+    "copy_light_core",
     "files_under",
     "install_dependencies",
     "light_core",
@@ -121,17 +122,30 @@ def _copy_sources(tree: Path) -> None:
     for source in sorted((ROOT / "lambda_router").glob("*.py")):
         if source.name not in LOCAL_ONLY:
             shutil.copy2(source, router / source.name)
-    core = tree / "transcription"
-    core.mkdir()
-    for source in light_core():
-        shutil.copy2(source, core / source.name)
+    copy_light_core(tree)
+
+
+CORE = ROOT / "transcription"
+CORE_FILES = ("*.py", "*.json")  # modules, and data the core reads (the planner's prices)
 
 
 def light_core() -> list[Path]:
-    """The light core's files: every module of ``transcription/`` but its heavy parts."""
+    """The light core's files: every module (and data file) of ``transcription/`` and its
+    light subpackages (``diarization``, ``translation``, ``planner``…), but its heavy parts."""
     return sorted(
-        path for path in (ROOT / "transcription").glob("*.py") if path.name not in HEAVY_PARTS
+        path
+        for pattern in CORE_FILES
+        for path in files_under(CORE, pattern)
+        if path.relative_to(CORE).parts[0] not in HEAVY_PARTS
     )
+
+
+def copy_light_core(tree: Path) -> None:
+    """The light core into ``tree/transcription``, subpackages kept as they are."""
+    for source in light_core():
+        target = tree / "transcription" / source.relative_to(CORE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
 
 
 def install_dependencies(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lambda_router.package import build, light_core
+from lambda_router.package import CORE, build, files_under, light_core
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +37,10 @@ def test_zip_holds_only_the_light_parts(unpacked: tuple[Path, Path]) -> None:
     archive, tree = unpacked
     top = {p.name for p in tree.iterdir() if not p.name.endswith(".dist-info")}
     assert top == ALLOWED_TOP
-    assert sorted(p.stem for p in (tree / "transcription").iterdir()) == sorted(
-        p.stem for p in light_core()
-    )
+    packed = sorted(p.relative_to(tree) for p in files_under(tree / "transcription"))
+    assert packed == sorted(Path("transcription") / p.relative_to(CORE) for p in light_core())
+    assert (tree / "transcription" / "diarization" / "turns.py").exists()  # subpackages too
+    assert not (tree / "transcription" / "inference").exists()
     assert not (tree / "lambda_router" / "pump.py").exists()
     services = sorted(p.name for p in (tree / "botocore" / "data").iterdir() if p.is_dir())
     assert services == ["s3", "sqs", "ssm", "sts"]
