@@ -231,22 +231,31 @@ worker_resources() {
 }
 
 # --- batch scheduler (step-351) -------------------------------------------------------------
-# The scheduler's zip: SCHEDULER_ZIP when set, else built from batch_worker/ and
-# transcription/ (reproducibly, so an unchanged tree deploys nothing).
-scheduler_zip() {
-  local zip
-  if [[ -n ${SCHEDULER_ZIP:-} ]]; then
-    zip=$(repo_path "$SCHEDULER_ZIP")
-    [[ -f $zip ]] || die "SCHEDULER_ZIP=$SCHEDULER_ZIP does not exist"
+# lambda_zip SETTING OUTPUT PYTHON_ARGS...: the zip the setting names (it must exist), else
+# OUTPUT built by `python PYTHON_ARGS... --output OUTPUT` (one of the builders on the one
+# reproducible zip writer, lambda_router/package.py: an unchanged tree deploys nothing). The
+# builder's summary goes to the log.
+lambda_zip() {
+  local setting=$1 output=$2 zip
+  shift 2
+  if [[ -n ${!setting:-} ]]; then
+    zip=$(repo_path "${!setting}")
+    [[ -f $zip ]] || die "$setting=${!setting} does not exist"
   else
-    [[ -f $ROOT_DIR/batch_worker/scheduler.py ]] ||
-      die "batch_worker/scheduler.py is missing: there is no scheduler code to deploy"
-    zip=$ROOT_DIR/dist/batch_scheduler.zip
-    # The one reproducible zip writer (lambda_router/package.py); its summary goes to the log.
-    (cd "$ROOT_DIR" && py -m lambda_router.package --sources batch_worker transcription \
-      --output "$zip") >&3
+    zip=$output
+    (cd "$ROOT_DIR" && py "$@" --output "$zip") >&3
   fi
   printf '%s' "$zip"
+}
+
+# The scheduler's zip: SCHEDULER_ZIP when set, else built from batch_worker/ and
+# transcription/.
+scheduler_zip() {
+  if [[ -z ${SCHEDULER_ZIP:-} && ! -f $ROOT_DIR/batch_worker/scheduler.py ]]; then
+    die "batch_worker/scheduler.py is missing: there is no scheduler code to deploy"
+  fi
+  lambda_zip SCHEDULER_ZIP "$ROOT_DIR/dist/batch_scheduler.zip" -m lambda_router.package \
+    --sources batch_worker transcription
 }
 
 scheduler_resources() {
