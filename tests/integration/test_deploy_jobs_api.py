@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -34,7 +35,7 @@ from jobs_api.package import build
 from jobs_api.tables import TableNames, create_tables
 from tests.jobs_api.test_handler import function_url_event
 from tests.support.deploy_steps import REGION, SCRIPTS, Deployment, local_env
-from tests.support.processes import moto_server
+from tests.support.processes import ROOT, moto_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -386,3 +387,17 @@ def test_step_370_refuses_a_webhook_batch_that_cannot_fit_its_timeout(tmp_path: 
     assert done.returncode == 1
     assert "JOBS_WEBHOOKS_BATCH_SIZE=5 (1..10) deliveries" in done.stderr
     assert "JOBS_WEBHOOKS_TIMEOUT=30" in done.stderr
+
+
+def test_every_setting_the_jobs_steps_read_is_documented() -> None:
+    """The settings scripts/lib/jobs_api.sh passes to the functions or reads itself, each
+    with its default in config.env.example (the steps source it under config.env)."""
+    library = (SCRIPTS / "lib" / "jobs_api.sh").read_text()
+    passed = re.search(r"^JOBS_LAMBDA_ENV=\(([^)]*)\)", library, re.MULTILINE)
+    assert passed is not None
+    read = set(re.findall(r"\$\{?((?:JOBS|WEBHOOK)_[A-Z_]+)", library))
+    derived = {"JOBS_API_NAME", "JOBS_TRACKER_NAME", "JOBS_WEBHOOKS_NAME", "JOBS_HANDLERS",
+               "JOBS_LAMBDA_ENV", "JOBS_ADMIN_KEY_MIN_LENGTH", "WEBHOOK_QUEUE_NAME"}  # fmt: skip
+    example = (ROOT / "config.env.example").read_text()
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, re.MULTILINE))
+    assert (set(passed.group(1).split()) | read) - derived - documented == set()
