@@ -212,7 +212,8 @@ def test_1_the_roles_reach_only_the_projects_resources(deployment: Deployment) -
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{p}-jobs-",
         f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{p}-",
         f"arn:aws:sqs:{REGION}:{ACCOUNT}:{p}-",
-        f"arn:aws:s3:::{p}-audio/audio/",
+        f"arn:aws:s3:::{p}-audio/audio/jobs/",
+        f"arn:aws:s3:::{p}-audio/*",  # s3:// items of jobs, anywhere in the audio bucket
         f"arn:aws:s3:::{p}-audio/transcripts/jobs/",
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{p}/jobs-admin-key",
         f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default",
