@@ -24,7 +24,6 @@ compiled per version) that check cannot run here, and the build says so.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -37,10 +36,10 @@ from lambda_router.package import (
     copy_light_core,
     files_under,
     install_dependencies,
-    runtime_python,
     summary,
     trim_botocore,
     write_zip,
+    zip_arguments,
 )
 
 __all__ = ["DEPENDENCIES", "build", "main"]
@@ -102,18 +101,7 @@ def _check_imports(tree: Path, python_version: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs_api.package", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--output", type=Path, default=ROOT / "dist" / "jobs_api.zip")
-    parser.add_argument(
-        "--python-version",
-        default=runtime_python(),
-        help="the Lambda runtime's Python (default: from LAMBDA_RUNTIME, else 3.12)",
-    )
-    parser.add_argument(
-        "--platform", default="manylinux2014_x86_64", help="the runtime's (step-370: x86_64)"
-    )
+    parser = zip_arguments("python -m jobs_api.package", __doc__, ROOT / "dist" / "jobs_api.zip")
     args = parser.parse_args(argv)
     output = build(args.output, python_version=args.python_version, platform=args.platform)
     sys.stdout.write(summary(output) + "\n")

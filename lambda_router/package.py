@@ -50,6 +50,7 @@ __all__ = [
     "summary",
     "trim_botocore",
     "write_zip",
+    "zip_arguments",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -226,11 +227,10 @@ def _check_imports(tree: Path, with_boto3: bool) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lambda_router.package", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--output", type=Path, default=ROOT / "dist" / "lambda_router.zip")
+def zip_arguments(prog: str, doc: str, output: Path) -> argparse.ArgumentParser:
+    """The options every zip builder takes: ``--output``, ``--python-version``, ``--platform``."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=output)
     parser.add_argument(
         "--python-version",
         default=runtime_python(),
@@ -238,6 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--platform", default="manylinux2014_x86_64", help="manylinux2014_aarch64 for arm64"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = zip_arguments(
+        "python -m lambda_router.package", __doc__, ROOT / "dist" / "lambda_router.zip"
     )
     parser.add_argument("--no-boto3", action="store_true", help="use the runtime's bundled boto3")
     parser.add_argument(

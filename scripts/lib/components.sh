@@ -240,3 +240,21 @@ server_url() {
     printf 'http://%s:%s' "$FOUND_SERVER_PRIVATE_IP" "${PORT:-8000}"
   fi
 }
+
+# --- Lambda zips (step-340, step-370) ------------------------------------------------------
+# lambda_zip SETTING OUTPUT PYTHON_ARGS...: the zip the setting names (it must exist), else
+# OUTPUT built by `python PYTHON_ARGS... --output OUTPUT` (one of the builders on the one
+# reproducible zip writer, lambda_router/package.py: an unchanged tree deploys nothing). The
+# builder's summary goes to the log.
+lambda_zip() {
+  local setting=$1 output=$2 zip
+  shift 2
+  if [[ -n ${!setting:-} ]]; then
+    zip=$(repo_path "${!setting}")
+    [[ -f $zip ]] || die "$setting=${!setting} does not exist"
+  else
+    zip=$output
+    (cd "$ROOT_DIR" && py "$@" --output "$zip") >&3
+  fi
+  printf '%s' "$zip"
+}

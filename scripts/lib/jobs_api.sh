@@ -67,19 +67,9 @@ drift_or_die() {
 }
 
 # --- the zip (step-370) ---------------------------------------------------------------------
-# JOBS_API_ZIP when set, else built into dist/jobs_api.zip by jobs_api/package.py (the
-# router's reproducible zip writer), for LAMBDA_RUNTIME's Python on x86_64.
-jobs_api_zip() {
-  local zip
-  if [[ -n ${JOBS_API_ZIP:-} ]]; then
-    zip=$(repo_path "$JOBS_API_ZIP")
-    [[ -f $zip ]] || die "JOBS_API_ZIP=$JOBS_API_ZIP does not exist"
-  else
-    zip=$ROOT_DIR/dist/jobs_api.zip
-    (cd "$ROOT_DIR" && py -m jobs_api.package --output "$zip") >&3
-  fi
-  printf '%s' "$zip"
-}
+# JOBS_API_ZIP when set, else dist/jobs_api.zip built by jobs_api/package.py for
+# LAMBDA_RUNTIME's Python on x86_64.
+jobs_api_zip() { lambda_zip JOBS_API_ZIP "$ROOT_DIR/dist/jobs_api.zip" -m jobs_api.package; }
 
 # --- the functions (step-370) ---------------------------------------------------------------
 jobs_api_resources() {

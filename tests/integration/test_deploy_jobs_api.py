@@ -20,31 +20,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from jobs_api.package import build
 from jobs_api.tables import TableNames, create_tables
-from local_stack.stack import read_config
+from tests.jobs_api.test_handler import function_url_event
+from tests.support.deploy_steps import REGION, SCRIPTS, Deployment, local_env
 from tests.support.processes import ROOT, moto_server
-from tests.support.sample_events import EVENTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-SCRIPTS = ROOT / "scripts"
-REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's
-CREATE = ["000", "010", "020", "363", "370"]
 RECORDED = (
     "JOBS_API_ROLE_ARN",
     "JOBS_TRACKER_ROLE_ARN",
@@ -70,106 +65,33 @@ JOB_QUEUES = {
 }
 
 
-@dataclass
-class Step:
-    number: str
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def changes(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if ": changed: " in line]
-
-
-@dataclass
-class Deployment:
-    url: str
-    env: dict[str, str]
-    config: Path
-    project: str
-    zip_tree: Path
-    steps: list[Step] = field(default_factory=list)
-
-    def values(self) -> dict[str, str]:
-        return read_config(self.config)
-
-    def client(self, service: str) -> Any:
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
-        return session.client(
-            service, endpoint_url=self.url, config=Config(retries={"mode": "standard"})
-        )
-
-    def step(self, number: str, *args: str, env: dict[str, str] | None = None) -> Step:
-        (path,) = SCRIPTS.glob(f"step-{number}-*.sh")
-        if number == "000" and not args:
-            args = ("--non-interactive",)
-        done = subprocess.run(
-            ["bash", str(path), *args],
-            cwd=ROOT,
-            env={**self.env, **(env or {})},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        result = Step(number, done.returncode, done.stdout, done.stderr)
-        self.steps.append(result)
-        return result
-
-    def ok(self, *numbers: str) -> list[Step]:
-        results = [self.step(n) for n in numbers]
-        for result in results:
-            assert result.returncode == 0, f"step-{result.number} failed:\n{result.stderr}"
-        return results
-
-    def record(self, name: str, value: str) -> None:
-        subprocess.run(
-            [
-                sys.executable,
-                str(SCRIPTS / "lib" / "config_file.py"),
-                "set",
-                str(self.config),
-                name,
-                value,
-            ],
-            check=True,
-            capture_output=True,
-        )
+@pytest.fixture(scope="module")
+def zip_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The jobs API's zip and its unpacked tree, built for this interpreter's Python so
+    phase 4 can run it here (pydantic-core is compiled per version)."""
+    work = tmp_path_factory.mktemp("jobs-zip")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    archive = build(work / "jobs_api.zip", python_version=version)
+    with zipfile.ZipFile(archive) as opened:
+        opened.extractall(work / "tree")
+    return archive, work / "tree"
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory, zip_tree: tuple[Path, Path]
+) -> Iterator[Deployment]:
     work = tmp_path_factory.mktemp("jobs-deploy")
     (work / "home").mkdir()
     project = f"jd{uuid.uuid4().hex[:8]}"
-    # Built for this interpreter's Python, so phase 4 can run it here (pydantic-core is
-    # compiled per version); what step-370 builds by default is checked by the package tests.
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    zip_path = build(work / "jobs_api.zip", python_version=version)
-    tree = work / "tree"
-    with zipfile.ZipFile(zip_path) as archive:
-        archive.extractall(tree)
     with moto_server(log_path=work / "moto.log") as url:
         env = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(work / "home"),
-            "LANG": "C.UTF-8",
-            "CONFIG_FILE": str(work / "config.env"),
-            "AWS_ENDPOINT_URL": url,
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "PROJECT_NAME": project,
-            "AUDIO_BUCKET": f"{project}-audio",
+            **local_env(url, work / "home", work / "config.env", project),
             "JOBS_TABLE_PREFIX": project,
-            "JOBS_API_ZIP": str(zip_path),
+            "JOBS_API_ZIP": str(zip_tree[0]),
             "POLL_SECONDS": "1",
         }
-        yield Deployment(url, env, work / "config.env", project, tree)
+        yield Deployment(url, env, work / "config.env", project, 0, "jobs_api.package", work)
 
 
 def make_stack_resources(d: Deployment) -> None:
@@ -182,12 +104,12 @@ def make_stack_resources(d: Deployment) -> None:
             made = sqs.create_queue(QueueName=f"{d.project}-{suffix}", Attributes=attributes)
             d.record(name, made["QueueUrl"])
     if list(SCRIPTS.glob("step-360-*.sh")):
-        d.ok("360")
+        d.run_ok(["360"], "tables")
     else:
         create_tables(d.client("dynamodb"), TableNames.from_prefix(d.project))
     events = d.client("events")
     if list(SCRIPTS.glob("step-375-*.sh")):
-        d.ok("375")
+        d.run_ok(["375"], "result rule")
     else:  # the result rule step-375 makes; step-999 deletes it with its target
         rule = f"{d.project}-job-results"
         events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["aws.s3"]}))
@@ -200,9 +122,9 @@ def make_stack_resources(d: Deployment) -> None:
 
 def test_1_the_steps_create_the_jobs_api(deployment: Deployment) -> None:
     d = deployment
-    d.ok("000", "010", "020")
+    d.run_ok(["000", "010", "020"], "first")
     make_stack_resources(d)
-    created = d.ok("363", "370")
+    created = d.run_ok(["363", "370"], "jobs api")
     assert all(step.changes for step in created), [s.stderr for s in created]
     values = d.values()
     for name in RECORDED:
@@ -217,8 +139,8 @@ def test_1_the_admin_key_is_a_secure_string_never_logged(deployment: Deployment)
     key = parameter["Parameter"]["Value"]
     assert parameter["Parameter"]["Type"] == "SecureString"
     assert len(key) >= 24 and key.replace("-", "").replace("_", "").isalnum()
-    for step in d.steps:
-        assert key not in step.stdout + step.stderr, f"step-{step.number} logged the admin key"
+    for step in (s for phase in d.results.values() for s in phase):
+        assert key not in step.stdout + step.stderr, f"step-{step.step} logged the admin key"
     for name in COMPONENTS:
         config = d.client("lambda").get_function_configuration(FunctionName=f"{d.project}-{name}")
         assert key not in json.dumps(config)
@@ -290,7 +212,8 @@ def test_1_the_roles_reach_only_the_projects_resources(deployment: Deployment) -
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{p}-jobs-",
         f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{p}-",
         f"arn:aws:sqs:{REGION}:{ACCOUNT}:{p}-",
-        f"arn:aws:s3:::{p}-audio/audio/",
+        f"arn:aws:s3:::{p}-audio/audio/jobs/",
+        f"arn:aws:s3:::{p}-audio/*",  # s3:// items of jobs, anywhere in the audio bucket
         f"arn:aws:s3:::{p}-audio/transcripts/jobs/",
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{p}/jobs-admin-key",
         f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default",
@@ -327,7 +250,7 @@ def test_2_a_second_run_changes_nothing(deployment: Deployment) -> None:
     d = deployment
     key = d.client("ssm").get_parameter(Name=f"/{d.project}/jobs-admin-key", WithDecryption=True)
     before = d.values()
-    again = d.ok("010", "363", "370")
+    again = d.run_ok(["010", "363", "370"], "again")
     assert [line for step in again for line in step.changes] == []
     assert d.values() == before
     kept = d.client("ssm").get_parameter(Name=f"/{d.project}/jobs-admin-key", WithDecryption=True)
@@ -340,12 +263,11 @@ def test_2_a_second_run_changes_nothing(deployment: Deployment) -> None:
 
 def test_3_validate_passes_then_catches_drift_that_step_370_repairs(deployment: Deployment) -> None:
     d, aws_lambda = deployment, deployment.client("lambda")
-    for step in d.ok("011", "371"):
+    validated = d.run_ok(["011", "371"], "validate")
+    for step in validated:
         assert "DRIFT" not in step.stderr, step.stderr
-    assert (
-        "skipped: GET /v1/health of the function URL (moto cannot run Lambda code"
-        in d.steps[-1].stderr
-    )
+    skipped = "skipped: GET /v1/health of the function URL (moto cannot run Lambda code"
+    assert skipped in validated[1].stderr
     sender = f"{d.project}-jobs-webhooks"
     (mapping,) = aws_lambda.list_event_source_mappings(FunctionName=sender)["EventSourceMappings"]
     aws_lambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
@@ -354,7 +276,7 @@ def test_3_validate_passes_then_catches_drift_that_step_370_repairs(deployment: 
     assert drifted.returncode != 0
     assert f"DRIFT: SQS trigger of {sender}" in drifted.stderr and "Disabled" in drifted.stderr
     assert f"DRIFT: function URL of {d.project}-jobs-api does not exist" in drifted.stderr
-    repaired = d.ok("370")[0]
+    repaired = d.run_ok(["370"], "repair")[0]
     assert any("SQS trigger" in line for line in repaired.changes), repaired.stderr
     assert (
         aws_lambda.get_function_url_config(FunctionName=f"{d.project}-jobs-api")["AuthType"]
@@ -364,13 +286,13 @@ def test_3_validate_passes_then_catches_drift_that_step_370_repairs(deployment: 
     new_url = d.values()["JOBS_API_URL"]
     config = aws_lambda.get_function_configuration(FunctionName=f"{d.project}-jobs-tracker")
     assert config["Environment"]["Variables"]["JOBS_API_URL"] == new_url
-    assert d.ok("371")[0].returncode == 0
+    assert "DRIFT" not in d.run_ok(["371"], "repaired")[0].stderr
 
 
 # --- phase 4 ---------------------------------------------------------------------------------
 
 
-def invoke_from_zip(d: Deployment, event: dict[str, Any]) -> dict[str, Any]:
+def invoke_from_zip(d: Deployment, tree: Path, event: dict[str, Any]) -> dict[str, Any]:
     """api_handler from the unpacked zip alone (no site-packages), with the environment
     step-370 gave the function, against moto's server."""
     config = d.client("lambda").get_function_configuration(FunctionName=f"{d.project}-jobs-api")
@@ -390,45 +312,30 @@ def invoke_from_zip(d: Deployment, event: dict[str, Any]) -> dict[str, Any]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": d.url,  # moto in place of AWS
-        "PYTHONPATH": str(d.zip_tree),
+        "PYTHONPATH": str(tree),
     }
     done = subprocess.run(
         [sys.executable, "-S", "-c", code, json.dumps(event)],
-        cwd=d.zip_tree, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tree, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def url_event(method: str, path: str, key: str | None = None, body: Any = None) -> dict[str, Any]:
-    event = json.loads((EVENTS / "lambda-function-url.json").read_text())
-    event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    event["requestContext"]["http"]["method"] = method
-    if key:
-        event["headers"]["authorization"] = f"Bearer {key}"
-    if body is not None:
-        event["body"] = json.dumps(body)
-        event["headers"]["content-type"] = "application/json"
-    return dict(event)
-
-
-def test_4_the_deployed_zip_and_environment_serve_the_api(deployment: Deployment) -> None:
-    d = deployment
-    health = invoke_from_zip(d, url_event("GET", "/v1/health"))
+def test_4_the_deployed_zip_and_environment_serve_the_api(
+    deployment: Deployment, zip_tree: tuple[Path, Path]
+) -> None:
+    d, tree = deployment, zip_tree[1]
+    health = invoke_from_zip(d, tree, function_url_event("GET", "/v1/health"))
     assert health["statusCode"] == 200, health
     admin = d.client("ssm").get_parameter(Name=f"/{d.project}/jobs-admin-key", WithDecryption=True)
+    body = {"owner": "ci", "scopes": ["jobs:write"]}
     issued = invoke_from_zip(
-        d,
-        url_event(
-            "POST",
-            "/v1/auth/keys",
-            admin["Parameter"]["Value"],
-            {"owner": "ci", "scopes": ["jobs:write"]},
-        ),
+        d, tree, function_url_event("POST", "/v1/auth/keys", body, admin["Parameter"]["Value"])
     )
     assert issued["statusCode"] == 201, issued
     assert json.loads(issued["body"])["owner"] == "ci"
-    refused = invoke_from_zip(d, url_event("POST", "/v1/auth/keys", "x" * 30, {"owner": "ci"}))
+    refused = invoke_from_zip(d, tree, function_url_event("POST", "/v1/auth/keys", body, "x" * 30))
     assert refused["statusCode"] == 401, refused
 
 
@@ -481,3 +388,17 @@ def test_step_370_refuses_a_webhook_batch_that_cannot_fit_its_timeout(tmp_path: 
     assert done.returncode == 1
     assert "JOBS_WEBHOOKS_BATCH_SIZE=5 (1..10) deliveries" in done.stderr
     assert "JOBS_WEBHOOKS_TIMEOUT=30" in done.stderr
+
+
+def test_every_setting_the_jobs_steps_read_is_documented() -> None:
+    """The settings scripts/lib/jobs_api.sh passes to the functions or reads itself, each
+    with its default in config.env.example (the steps source it under config.env)."""
+    library = (SCRIPTS / "lib" / "jobs_api.sh").read_text()
+    passed = re.search(r"^JOBS_LAMBDA_ENV=\(([^)]*)\)", library, re.MULTILINE)
+    assert passed is not None
+    read = set(re.findall(r"\$\{?((?:JOBS|WEBHOOK)_[A-Z_]+)", library))
+    derived = {"JOBS_API_NAME", "JOBS_TRACKER_NAME", "JOBS_WEBHOOKS_NAME", "JOBS_HANDLERS",
+               "JOBS_LAMBDA_ENV", "JOBS_ADMIN_KEY_MIN_LENGTH", "WEBHOOK_QUEUE_NAME"}  # fmt: skip
+    example = (ROOT / "config.env.example").read_text()
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, re.MULTILINE))
+    assert (set(passed.group(1).split()) | read) - derived - documented == set()

@@ -24,30 +24,30 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import urllib.request
 import uuid
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from local_stack.stack import read_config
-from tests.support.processes import ROOT, free_port, moto_server, running
+from tests.support.deploy_steps import (
+    REGION,
+    SCRIPTS,
+    Deployment,
+    local_deployment,
+    local_env,
+    step_env,
+)
+from tests.support.processes import ROOT, moto_server, running
 from tests.support.wer import wer
 from transcription.layout import Layout
 from transcription.store import ERROR_RECORD_TAGGING, TranscriptStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
-SCRIPTS = ROOT / "scripts"
-REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's
 # The deploy sequence a user runs (step-001 checks the configuration before anything is made).
 FIRST_RUN = ["000", "001", "010", "020", "030", "300", "301", "310", "320", "330", "331",
@@ -69,13 +69,6 @@ RECORDED = (
     "SERVER_SECURITY_GROUP_ID",
     "WORKER_SECURITY_GROUP_ID",
 )
-# What a step that is allowed to be skipped here must say about why.
-SKIPS = {
-    "301": "no Docker engine",
-    "331": "no server answers",
-    "342": "the local stack is not running",
-}
-LOG_LOCK = threading.Lock()
 # Statements that may grant "Resource": "*", and the actions each may grant.
 ANY_RESOURCE = {
     "LambdaVpcNetworkInterfacesAnyResource": {
@@ -87,76 +80,6 @@ ANY_RESOURCE = {
     },
     "EcrLoginTokenAnyResource": {"ecr:GetAuthorizationToken"},
 }
-
-
-@dataclass
-class StepResult:
-    step: str
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def changes(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if ": changed: " in line]
-
-
-@dataclass
-class Deployment:
-    url: str
-    env: dict[str, str]
-    config: Path
-    project: str
-    port: int
-    zip_note: str
-    log_dir: Path
-    unrelated: dict[str, str] = field(default_factory=dict)
-    results: dict[str, list[StepResult]] = field(default_factory=dict)
-
-    @property
-    def bucket(self) -> str:
-        return self.env["AUDIO_BUCKET"]
-
-    def values(self) -> dict[str, str]:
-        return read_config(self.config)
-
-    def client(self, service: str, key: str = "testing", secret: str = "testing") -> Any:
-        session = boto3.session.Session(
-            aws_access_key_id=key, aws_secret_access_key=secret, region_name=REGION
-        )
-        config = Config(s3={"addressing_style": "path"}, retries={"mode": "standard"})
-        return session.client(service, endpoint_url=self.url, config=config)
-
-    def step(self, number: str, *args: str, env: dict[str, str] | None = None) -> StepResult:
-        (path,) = SCRIPTS.glob(f"step-{number}-*.sh")
-        if number == "000" and not args:
-            args = ("--non-interactive",)
-        done = subprocess.run(
-            ["bash", str(path), *args],
-            cwd=ROOT,
-            env={**self.env, **(env or {})},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        result = StepResult(number, done.returncode, done.stdout, done.stderr)
-        with LOG_LOCK, (self.log_dir / "steps.log").open("a") as log:
-            log.write(f"=== step-{number} {' '.join(args)} → {done.returncode}\n{done.stderr}\n")
-        return result
-
-    def run_ok(self, steps: list[str], phase: str, *, parallel: int = 1) -> list[StepResult]:
-        """Run ``steps`` in order (``parallel`` > 1: read-only steps, two at a time)."""
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            results = list(pool.map(self.step, steps))
-        for result in results:
-            number = result.step
-            assert result.returncode == 0, f"{phase}: step-{number} failed:\n{result.stderr}"
-            if number in SKIPS and "skipped" in result.stderr:
-                assert SKIPS[number] in result.stderr, result.stderr
-        self.results[phase] = results
-        return results
 
 
 def docker_engine_available() -> bool:
@@ -184,35 +107,6 @@ def build_router_zip(directory: Path) -> tuple[Path, str]:
             "lambda_router/handler.py", "def lambda_handler(event, context):\n    pass\n"
         )
     return output, "a stand-in zip: lambda_router/package.py (make lambda-zip) does not exist yet"
-
-
-def step_env(work: Path, url: str, project: str, **settings: str) -> dict[str, str]:
-    """The environment the steps run in, in local mode against moto's server at ``url``
-    (step-000 writes these settings into ``work``/config.env)."""
-    (work / "home").mkdir(exist_ok=True)
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": str(work / "home"),  # no ~/.aws/config of the machine's user
-        "LANG": "C.UTF-8",
-        "CONFIG_FILE": str(work / "config.env"),
-        "AWS_ENDPOINT_URL": url,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "PROJECT_NAME": project,
-        "AUDIO_BUCKET": f"{project}-audio",
-        "PORT": str(free_port()),
-        # moto's image list has no "Deep Learning Base OSS" AMI; it has this one.
-        "GPU_AMI_NAME": "Deep Learning AMI Ubuntu*",
-        "POLL_SECONDS": "1",
-        **settings,
-    }
-
-
-def local_deployment(
-    work: Path, url: str, project: str, note: str, env: dict[str, str]
-) -> Deployment:
-    return Deployment(url, env, work / "config.env", project, int(env["PORT"]), note, work)
 
 
 @pytest.fixture(scope="module")
@@ -970,16 +864,7 @@ def test_the_buckets_get_a_tls_only_policy_that_keeps_other_statements(
     the policy out by default: moto would refuse every plain-HTTP request under it)."""
     project = f"tls{uuid.uuid4().hex[:8]}"
     env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "CONFIG_FILE": str(tmp_path / "config.env"),
-        "AWS_ENDPOINT_URL": moto_url,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "PROJECT_NAME": project,
-        "AUDIO_BUCKET": f"{project}-audio",
+        **local_env(moto_url, tmp_path, tmp_path / "config.env", project),
         "TRANSCRIPT_BUCKET": f"{project}-transcripts",
         "TLS_ONLY_POLICY": "true",
     }

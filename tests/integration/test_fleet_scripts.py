@@ -22,12 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_deploy_scripts import (
-    Deployment,
-    StepResult,
-    local_deployment,
-    step_env,
-)
+from tests.support.deploy_steps import Deployment, StepResult, local_deployment, step_env
 from tests.support.processes import ROOT, moto_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from jobs_api.tables import TableNames, table_definitions
-from tests.integration.test_deploy_scripts import Deployment, local_deployment, step_env
+from tests.support.deploy_steps import Deployment, local_deployment, step_env
 from tests.support.processes import moto_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

@@ -20,13 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_deploy_scripts import (
-    REGION,
-    Deployment,
-    build_router_zip,
-    local_deployment,
-    step_env,
-)
+from tests.integration.test_deploy_scripts import build_router_zip
+from tests.support.deploy_steps import REGION, Deployment, local_deployment, step_env
 from tests.support.jobs import queue_counts
 from tests.support.processes import ROOT, moto_server, running
 

@@ -17,13 +17,16 @@ fails with AccessDenied on AWS. This plugin closes that gap:
   :func:`as_component` wraps an ASGI app so its requests (and the threads they start, which
   inherit context variables) count as that component's;
 - after each test, :func:`check` maps every attributed call to the IAM actions it needs
-  (:func:`iam_actions`) and fails the test, naming the action and the policy file, when the
-  component's policy does not allow it.
+  (:func:`iam_actions`; a DynamoDB transaction needs the single-item action of each of its
+  writes) and fails the test, naming the action and the policy file, when the component's
+  policy does not allow it.
 
 Everywhere, only actions are compared: the tests' buckets and queues have random names while
 the policies name the deployment's. ``tests/integration/test_iam_policies.py`` runs each
 component on resources named as a deployment names them and also checks every call's
-resource ARN against the rendered policy (``check(calls, names=...)``). Components started as
+resource ARN against the rendered policy (``check(calls, names=...)``): buckets and keys,
+queues, parameters, functions, DynamoDB tables and indexes (those of batch and transaction
+calls too) and event buses. Components started as
 subprocesses (``python -m fastapi_server``) are outside this process and not recorded.
 """
 
@@ -53,6 +56,7 @@ __all__ = [
     "check",
     "iam_actions",
     "install",
+    "named_resources",
     "recorded_since",
 ]
 
@@ -142,7 +146,7 @@ RESOURCE_PARAMS = (
 )
 
 
-def _named_resources(service: str, params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+def named_resources(service: str, params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     """The resource names nested in a call's arguments: DynamoDB's tables (and index) of a
     single, batch or transaction call, and the event buses of ``PutEvents``."""
     if service == "dynamodb":
@@ -259,7 +263,7 @@ def _record(model: Any, params: Mapping[str, Any], **_: Any) -> None:
         caller,
         (
             *((k, params[k]) for k in RESOURCE_PARAMS if k in params),
-            *_named_resources(service, params),
+            *named_resources(service, params),
         ),
     )
     with _lock:

@@ -15,6 +15,7 @@ from tests.support.iam_audit import (
     attribute,
     check,
     iam_actions,
+    named_resources,
 )
 
 NAMES = {
@@ -38,6 +39,19 @@ NAMES = {
     "SERVER_REPOSITORY_NAME": "p/fastapi-server",
     "WORKER_REPOSITORY_NAME": "p/batch-worker",
     "WORKER_GROUP_NAME": "p-workers",
+    "JOBS_TABLE_PREFIX": "p",
+    "JOBS_API_NAME": "p-jobs-api",
+    "JOBS_TRACKER_NAME": "p-jobs-tracker",
+    "JOBS_WEBHOOKS_NAME": "p-jobs-webhooks",
+    "WEBHOOK_QUEUE_NAME": "p-webhooks",
+    "JOBS_ADMIN_KEY_PARAMETER": "/p/jobs-admin-key",
+    "JOBS_EVENT_BUS": "default",
+}
+TRANSACTION = {
+    "TransactItems": [
+        {"Update": {"TableName": "p-jobs", "Key": {}}},
+        {"Put": {"TableName": "p-jobs", "Item": {}}},
+    ]
 }
 QUEUE = "http://127.0.0.1:5055/123456789012/"
 
@@ -59,6 +73,15 @@ QUEUE = "http://127.0.0.1:5055/123456789012/"
         ("ssm", "GetParameter", {"WithDecryption": True}, ("ssm:GetParameter",)),
         ("ec2", "StartInstances", {}, ("ec2:StartInstances",)),
         ("sts", "GetCallerIdentity", {}, ()),
+        # a transaction needs the single-item action of each of its writes, no action of its own
+        (
+            "dynamodb",
+            "TransactWriteItems",
+            TRANSACTION,
+            ("dynamodb:PutItem", "dynamodb:UpdateItem"),
+        ),
+        ("dynamodb", "BatchWriteItem", {}, ("dynamodb:BatchWriteItem",)),
+        ("events", "PutEvents", {}, ("events:PutEvents",)),
     ],
 )
 def test_boto_operations_map_to_the_iam_actions_they_need(
@@ -98,6 +121,17 @@ def test_boto_operations_map_to_the_iam_actions_they_need(
         # a test's own call through the core is nobody's
         (["transcription.store", "tests.integration.test_x"], (None, "")),
         (["fastapi_server.service", "starlette.routing"], ("server", "fastapi_server.service")),
+        # the jobs API's three functions share handler.py, the edge of all three
+        (
+            ["jobs_api.dynamo", "jobs_api.store", "jobs_api.tracker", "jobs_api.handler"],
+            ("jobs-tracker", "jobs_api.dynamo"),
+        ),
+        (
+            ["jobs_api.webhooks.sender", "jobs_api.handler"],
+            ("jobs-webhooks", "jobs_api.webhooks.sender"),
+        ),
+        (["jobs_api.completion", "jobs_api.api.routes.jobs"], ("jobs-api", "jobs_api.completion")),
+        (["jobs_api.tables", "tests.t"], (None, "")),  # tests and the local stack make tables
     ],
 )
 def test_a_call_belongs_to_the_outermost_deployed_component(
@@ -160,3 +194,39 @@ def test_the_worker_may_manage_its_own_group_only() -> None:
     assert check([protect("p-workers")], NAMES) == []
     [problem] = check([protect("someone-elses-group")], NAMES)
     assert "autoScalingGroupName/someone-elses-group" in problem
+
+
+def dynamodb_call(component: str, operation: str, params: dict[str, object]) -> Call:
+    actions = iam_actions("dynamodb", operation, params)
+    return Call(
+        component, "dynamodb", operation, actions, component, named_resources("dynamodb", params)
+    )
+
+
+def test_dynamodb_calls_are_checked_on_their_tables_and_indexes() -> None:
+    """Each table of a call counts, those of batch writes and transactions too."""
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/"
+    assert check([dynamodb_call("jobs-api", "TransactWriteItems", TRANSACTION)], NAMES) == []
+    [problem] = check([dynamodb_call("jobs-tracker", "TransactWriteItems", TRANSACTION)], NAMES)
+    assert f"dynamodb:PutItem on {table}p-jobs" in problem  # the tracker only updates
+    batch = {"RequestItems": {"p-jobs": [], "p-audit": []}}
+    [problem] = check([dynamodb_call("jobs-api", "BatchWriteItem", batch)], NAMES)
+    assert f"dynamodb:BatchWriteItem on {table}p-jobs, {table}p-audit" in problem
+    by_owner = {"TableName": "p-jobs", "IndexName": "by_owner"}
+    assert check([dynamodb_call("jobs-api", "Query", by_owner)], NAMES) == []
+    [problem] = check([dynamodb_call("jobs-tracker", "Query", by_owner)], NAMES)
+    assert f"{table}p-jobs/index/by_owner" in problem
+    other = {"TableName": "someone-elses", "Key": {}}
+    [problem] = check([dynamodb_call("jobs-webhooks", "GetItem", other)], NAMES)
+    assert "jobs-webhooks-policy.json" in problem
+
+
+def test_events_are_checked_on_their_bus() -> None:
+    def put(bus: str | None) -> Call:
+        entry = {"Source": "s"} if bus is None else {"Source": "s", "EventBusName": bus}
+        params = named_resources("events", {"Entries": [entry]})
+        return Call("jobs-tracker", "events", "PutEvents", ("events:PutEvents",), "t", params)
+
+    assert check([put(None), put("default")], NAMES) == []
+    [problem] = check([put("another-bus")], NAMES)
+    assert "event-bus/another-bus" in problem

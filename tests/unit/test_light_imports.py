@@ -17,9 +17,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("numpy", "av", "faster_whisper", "ctranslate2", "tqdm", "whisperx", "torch")
 # What the Lambda functions run: the router (less its local-only pump and zip builder) and
-# the jobs API (every module: its Lambdas serve the API, track and deliver). Their
-# imports must stay on the light side.
-LAMBDA_LOCAL_ONLY = {"lambda_router.pump", "lambda_router.package", "lambda_router.__main__"}
+# the jobs API (every module but its zip builder and uvicorn entry point: its
+# Lambdas serve the API, track and deliver). Their imports must stay on the light side.
+LAMBDA_LOCAL_ONLY = {
+    "lambda_router.pump",
+    "lambda_router.package",
+    "lambda_router.__main__",
+    "jobs_api.package",
+    "jobs_api.__main__",
+}
 LAMBDA_PACKAGES = ("lambda_router", "jobs_api")
 
 
