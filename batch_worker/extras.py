@@ -44,10 +44,4 @@ class TaskExtras:
 
     def diarize(self, job: Job) -> DiarizeOptions | None:
         """The task's diarization; raises ``InvalidSpeakerCount`` (permanent) for bad counts."""
-        return DiarizeOptions.requested(
-            job.diarize,
-            job.num_speakers,
-            job.min_speakers,
-            job.max_speakers,
-            default=self.diarize_default,
-        )
+        return job.diarization(self.diarize_default)

@@ -217,7 +217,10 @@ class QueueDrain:
         options = TranscribeOptions(
             language=job.options.language, task=job.options.task, model=job.model
         )
-        result, _ = await transcribe_s3(self.state, target, options, job.enqueued_at, job.etag)
+        diarize = job.diarization(self.state.settings.engine.diarize_default)
+        result, _ = await transcribe_s3(
+            self.state, target, options, job.enqueued_at, job.etag, diarize
+        )
         return result.outcome
 
 

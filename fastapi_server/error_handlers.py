@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from fastapi_server.exceptions import ApiError
 from transcription import exceptions as core
 from transcription.aws_errors import error_code, is_access_denied
+from transcription.diarization.exceptions import InvalidSpeakerCount
 
 __all__ = ["error_response", "install", "status_of"]
 
@@ -39,6 +40,7 @@ CORE_STATUS: dict[type[core.TranscriptionError], int] = {
     core.UnknownLanguage: 422,
     core.UnsupportedLanguage: 422,
     core.UnknownModel: 422,
+    InvalidSpeakerCount: 422,
     core.TargetNotAllowed: 403,
     core.StorageAccessDenied: 403,
     core.SourceChanged: 409,

@@ -15,6 +15,7 @@ import anyio.to_thread
 
 from fastapi_server.exceptions import NotReady
 from fastapi_server.state import ServerState
+from transcription.diarization import DiarizeOptions
 from transcription.exceptions import SourceMissing, TranscriptExists
 from transcription.inference.audio import Audio
 from transcription.inference.engines import TranscribeOptions
@@ -105,10 +106,15 @@ def resolve_target(
 
 
 async def transcribe_file(
-    state: ServerState, path: Path | Audio, options: TranscribeOptions, queued_at: str
+    state: ServerState,
+    path: Path | Audio,
+    options: TranscribeOptions,
+    queued_at: str,
+    diarize: DiarizeOptions | None = None,
 ) -> Transcript:
     """Decode and transcribe an uploaded file in a slot of ``options.model`` (``route:
-    "api"``, not stored); ``path`` may also be audio decoded already."""
+    "api"``, not stored), labelling the speakers with ``diarize``; ``path`` may also be audio
+    decoded already."""
     pool = engine_of(state)
     model = choose_model(state, options.model)
     transcript = await state.slots[model].run(
@@ -117,6 +123,7 @@ async def transcribe_file(
         path,
         replace(options, model=model),
         state.settings.engine.max_audio_seconds,
+        diarize,
     )
     _count(state, "api", transcript)
     return transcript.with_context(
@@ -136,6 +143,7 @@ async def transcribe_s3(
     options: TranscribeOptions,
     queued_at: str,
     etag: str | None = None,
+    diarize: DiarizeOptions | None = None,
 ) -> tuple[S3Result, bool]:
     """Transcribe s3://bucket/key into the store; one run per output key at a time.
 
@@ -146,12 +154,13 @@ async def transcribe_s3(
     append_keys(s3_key=target.key, output_key=target.output_key)
 
     async def run() -> S3Result:
-        return await _transcribe_s3(state, target, options, queued_at, etag)
+        return await _transcribe_s3(state, target, options, queued_at, etag, diarize)
 
-    # Keyed by audio version and model too: a re-upload (or another model) must not join
-    # the run for the old content.
+    # Keyed by audio version, model and diarization too: a re-upload (or another model)
+    # must not join the run for the old content.
     version = f"#{normalize_etag(etag)}" if etag else ""
-    run_key = f"{target.output_bucket}/{target.output_key}{version}@{options.model}"
+    speakers = f"+{diarize}" if diarize is not None else ""
+    run_key = f"{target.output_bucket}/{target.output_key}{version}@{options.model}{speakers}"
     result, joined = await state.in_flight.run(run_key, run)
     if joined:
         state.metrics.dedupe_joins.inc()
@@ -164,6 +173,7 @@ async def _transcribe_s3(
     options: TranscribeOptions,
     queued_at: str,
     etag: str | None,
+    diarize: DiarizeOptions | None = None,
 ) -> S3Result:
     """At most 4 S3 requests plus one per sidecar: the transcript GET, the audio GET
     (conditional on the ETag), the transcript PUT (conditional on what the GET found), the
@@ -188,7 +198,7 @@ async def _transcribe_s3(
 
     assert options.model is not None  # chosen by transcribe_s3
     transcript = await state.slots[options.model].run(
-        _download_and_transcribe, state, target, etag, options
+        _download_and_transcribe, state, target, etag, options, diarize
     )
     _count(state, "direct", transcript)
     transcript = transcript.with_context(
@@ -214,12 +224,20 @@ def _audio_etag(s3: Any, bucket: str, key: str) -> str:
 
 
 def _download_and_transcribe(
-    state: ServerState, target: S3Target, etag: str, options: TranscribeOptions
+    state: ServerState,
+    target: S3Target,
+    etag: str,
+    options: TranscribeOptions,
+    diarize: DiarizeOptions | None = None,
 ) -> Transcript:
     downloaded = download(state.s3, target.bucket, target.key, etag)
     try:
         transcript = transcribe_audio(
-            engine_of(state), downloaded.path, options, state.settings.engine.max_audio_seconds
+            engine_of(state),
+            downloaded.path,
+            options,
+            state.settings.engine.max_audio_seconds,
+            diarize,
         )
     finally:
         downloaded.discard()

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from transcription.diarization import DiarizeOptions
 from transcription.exceptions import MalformedJob, UnsupportedJobVersion
 from transcription.layout import JOB_ID
 from transcription.priority import PRIORITIES
@@ -84,6 +85,13 @@ class Job:
 
     def __post_init__(self) -> None:
         _check_batch_fields(self)
+
+    def diarization(self, default: bool = False) -> DiarizeOptions | None:
+        """What the task asks of diarization (``default``: the component's DIARIZE_DEFAULT);
+        raises ``InvalidSpeakerCount`` (permanent) for contradictory counts."""
+        return DiarizeOptions.requested(
+            self.diarize, self.num_speakers, self.min_speakers, self.max_speakers, default=default
+        )
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
+from transcription.diarization import DiarizeOptions
 from transcription.exceptions import UnknownLanguage, UnsupportedLanguage
 from transcription.languages import whisper_language
 
@@ -142,6 +143,7 @@ class WordModel(BaseModel):
     start: float
     end: float
     probability: float | None = None
+    speaker: str | None = None
 
 
 class SegmentModel(BaseModel):
@@ -195,9 +197,29 @@ class TranscriptModel(BaseModel):
     warnings: list[str] = []
     language_probability: float | None = None
     language_votes: list[LanguageVoteModel] = []
+    speakers: dict[str, float] | None = Field(
+        None, description="Diarized: each speaker label's talk time in seconds."
+    )
 
 
-class TranscribeForm(BaseModel):
+class DiarizeFields(BaseModel):
+    """Speaker labels (``SPEAKER_00``…) on a transcription request; default DIARIZE_DEFAULT."""
+
+    diarize: bool | None = Field(
+        None, description="Label the speakers; empty: DIARIZE_DEFAULT (a count implies true)."
+    )
+    num_speakers: int | None = Field(None, ge=1, le=20, description="Exactly this many.")
+    min_speakers: int | None = Field(None, ge=1, le=20)
+    max_speakers: int | None = Field(None, ge=1, le=20)
+
+    def diarization(self, default: bool) -> DiarizeOptions | None:
+        """What the request asks for (``InvalidSpeakerCount``, a 422, when contradictory)."""
+        return DiarizeOptions.requested(
+            self.diarize, self.num_speakers, self.min_speakers, self.max_speakers, default=default
+        )
+
+
+class TranscribeForm(DiarizeFields):
     """The text fields of ``POST /transcribe`` (the file is the ``file`` part)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -208,7 +230,7 @@ class TranscribeForm(BaseModel):
 
 
 # --- /transcribe-s3 ----------------------------------------------------------------------
-class TranscribeS3Request(BaseModel):
+class TranscribeS3Request(DiarizeFields):
     s3_input_path: Annotated[str, WithJsonSchema(S3_URI_SCHEMA)] = Field(
         max_length=2048, description="The audio: s3://bucket/key.", examples=["s3://audio/a.wav"]
     )
@@ -248,7 +270,7 @@ class TranscribeS3Response(TranscriptModel):
 
 
 # --- OpenAI ------------------------------------------------------------------------------
-class OpenAIForm(BaseModel):
+class OpenAIForm(DiarizeFields):
     """The text fields of OpenAI's ``/v1/audio/transcriptions`` and ``/translations``."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)

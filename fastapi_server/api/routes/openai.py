@@ -131,7 +131,8 @@ async def _audio(request: Request, state: StateDep, task: str) -> Response:
             temperature=form.temperature,
             model=form.model,
         )
-        transcript = await transcribe_file(state, path, options, queued_at)
+        diarize = form.diarization(state.settings.engine.diarize_default)
+        transcript = await transcribe_file(state, path, options, queued_at, diarize)
     if fmt in _TEXT_TYPES:
         text = transcript.text.strip() + "\n" if fmt == "text" else formats.render(transcript, fmt)
         return Response(text, media_type=_TEXT_TYPES[fmt], headers=server_timing(transcript))

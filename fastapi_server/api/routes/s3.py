@@ -38,7 +38,8 @@ async def transcribe_from_s3(
     queued_at = utc_now()
     target = resolve_target(output_policy(state), body.s3_input_path, body.s3_output_path)
     options = TranscribeOptions(language=body.language, model=body.model)
-    result, _ = await transcribe_s3(state, target, options, queued_at, body.etag)
+    diarize = body.diarization(state.settings.engine.diarize_default)
+    result, _ = await transcribe_s3(state, target, options, queued_at, body.etag, diarize)
     return JSONResponse(_answer(result, body.return_text))
 
 

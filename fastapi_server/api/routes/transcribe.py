@@ -44,7 +44,8 @@ async def transcribe(request: Request, state: StateDep, caller: CallerDep) -> Re
     queued_at = utc_now()
     async with receive_form(request, state, TranscribeForm) as (path, form):
         options = TranscribeOptions(language=form.language, model=form.model)
-        transcript = await transcribe_file(state, path, options, queued_at)
+        diarize = form.diarization(state.settings.engine.diarize_default)
+        transcript = await transcribe_file(state, path, options, queued_at, diarize)
     fmt = TEXT_FORMATS.get(form.response_format, form.response_format)
     return Response(
         formats.render(transcript, fmt),
