@@ -9,8 +9,9 @@ runtimes. The Web Adapter suits apps that must keep running their own server (a 
 image with uvicorn); this app does not need to. The app and every client are built on the
 first invocation and reused while the container is warm.
 
-- ``api_handler``: Mangum around :func:`jobs_api.main.create_app` (lifespan on: the
-  bootstrap admin key is stored at the cold start);
+- ``api_handler``: Mangum around :func:`jobs_api.main.create_app`, with Mangum's lifespan
+  off (it would run the app's start-up on every invocation): the bootstrap admin key is
+  stored once, at the cold start (:func:`jobs_api.main.store_bootstrap_key`);
 - ``tracker_handler``: EventBridge ``Object Created`` events of result objects, or an SQS
   batch of them (``batchItemFailures`` names the records to retry);
 - ``webhook_handler``: the delivery queue's SQS batches; a failed attempt stays on the queue
@@ -26,7 +27,7 @@ from typing import Any
 from mangum import Mangum
 
 from jobs_api.exceptions import JobsError
-from jobs_api.main import create_app
+from jobs_api.main import create_app, store_bootstrap_key
 from jobs_api.settings import JobsSettings
 from jobs_api.tracker import Tracker, build_tracker
 from jobs_api.webhooks.sender import WebhookSender, build_sender
@@ -47,7 +48,9 @@ def _settings() -> JobsSettings:
 
 @functools.cache
 def _api() -> Mangum:
-    return Mangum(create_app(_settings()), lifespan="auto")
+    app = create_app(_settings())
+    store_bootstrap_key(app)
+    return Mangum(app, lifespan="off")
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from jobs_api.state import AppState
 from transcription.aws import make_client
 from transcription.settings import load
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "store_bootstrap_key"]
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,7 @@ def create_app(settings: JobsSettings | None = None, **clients: Any) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        token = await asyncio.to_thread(
-            admin_key, settings, lambda: make_client("ssm", settings.aws)
-        )
-        if token:
-            await asyncio.to_thread(state.keys.ensure_bootstrap, token)
-            log.info("bootstrap admin key stored (id bootstrap)")
+        await asyncio.to_thread(store_bootstrap_key, app)
         yield
 
     app = FastAPI(title="Transcription jobs API", version="1.0.0", lifespan=lifespan)
@@ -48,3 +43,17 @@ def create_app(settings: JobsSettings | None = None, **clients: Any) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def store_bootstrap_key(app: FastAPI) -> None:
+    """Store the bootstrap admin key (JOBS_ADMIN_KEY, or the SSM SecureString it names).
+
+    Once per process: uvicorn's lifespan calls it at start-up; the Lambda handler at its cold
+    start (Mangum would run a lifespan on every invocation).
+    """
+    state: AppState = app.state.jobs
+    settings = state.settings
+    token = admin_key(settings, lambda: make_client("ssm", settings.aws))
+    if token:
+        state.keys.ensure_bootstrap(token)
+        log.info("bootstrap admin key stored (id bootstrap)")

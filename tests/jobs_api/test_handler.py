@@ -79,6 +79,17 @@ def test_the_api_answers_a_function_url_event(lambda_env: dict[str, str]) -> Non
     assert refused["statusCode"] == 401
 
 
+def test_the_bootstrap_key_is_stored_once_per_container(
+    lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored: list[str] = []
+    monkeypatch.setattr(handler, "store_bootstrap_key", lambda app: stored.append("once"))
+    for _ in range(3):
+        answer = handler.api_handler(function_url_event("GET", "/v1/health"), LambdaContext())
+        assert answer["statusCode"] == 200
+    assert stored == ["once"]  # not per invocation, as Mangum's lifespan would
+
+
 def test_the_tracker_handler_reports_the_records_it_could_not_track(
     lambda_env: dict[str, str],
 ) -> None:

@@ -65,7 +65,16 @@ def _body(description: str) -> dict[str, Any]:
     summary="Transcribe (whisper-asr-webservice compatible)",
     openapi_extra=_body("The audio or video file (or raw PCM with encode=false)."),
     responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        200: {
+            "description": "The transcript in the chosen `output` format.",
+            "content": {
+                media_type: {"schema": {"type": "string"}}
+                for media_type in dict.fromkeys(
+                    formats.MEDIA_TYPES[f].split(";")[0] for f in ("txt", "srt", "vtt", "tsv")
+                )
+            }
+            | {"application/json": {"schema": {"type": "object"}}},
+        },
         **errors(401, 413, 415, 422, 429, 503),
     },
 )
