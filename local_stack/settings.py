@@ -17,6 +17,7 @@ class LocalSettings:
     local_dir: str = ".local"  # logs, generated config, process ids
     local_bucket: str = "transcription-local"  # the audio (and transcript) bucket
     local_project: str = "transcription-local"  # PROJECT_NAME for the created resources
+    model: str = "tiny.en"  # MODEL of the local server and worker; base: multilingual
     concurrency: int = 1  # the server's CONCURRENCY
     pump_concurrency: int = 4  # events handled at once, like Lambda's concurrency
     aws_region: str = "us-east-1"

@@ -187,7 +187,7 @@ class Stack:
         return {
             "HOST": "127.0.0.1",
             "PORT": str(s.port),
-            "MODEL": "tiny.en",
+            "MODEL": s.model,
             "DEVICE": "cpu",
             "ENGINE": "faster-whisper",
             "CONCURRENCY": str(s.concurrency),
