@@ -10,6 +10,7 @@
 # The queues (step-020), the tables (step-360) and the result rule (step-375) are not made
 # here; step-999 deletes all of them.
 # shellcheck disable=SC2034 # FOUND_* are read by the steps
+# shellcheck disable=SC2153 # ENSURED_* are set by lambda.sh (sourced before this by common.sh)
 
 # The jobs API settings every function gets when config.env sets them (jobs_api/settings.py).
 # Not JOBS_ADMIN_KEY (the API reads the SecureString of step-363, no key is a plaintext
