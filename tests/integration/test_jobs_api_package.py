@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jobs_api.package import build
-from lambda_router.package import light_core
+from lambda_router.package import CORE, light_core
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,8 @@ def test_the_zip_holds_the_shipped_modules_and_runtime_wheels(built: tuple[Path,
     assert "jobs_api/handler.py" in names and "jobs_api/webhooks/sender.py" in names
     assert "jobs_api/package.py" not in names and "jobs_api/__main__.py" not in names
     core = sorted(n.removeprefix("transcription/") for n in names if n.startswith("transcription/"))
-    assert core == sorted(p.name for p in light_core())
+    assert core == sorted(p.relative_to(CORE).as_posix() for p in light_core())
+    assert "diarization/turns.py" in core and not any(n.startswith("inference/") for n in core)
     compiled = [n for n in names if n.startswith("pydantic_core/") and n.endswith(".so")]
     assert compiled and all("cpython-312-x86_64-linux-gnu" in n for n in compiled), compiled
     services = {
