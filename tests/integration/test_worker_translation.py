@@ -19,7 +19,7 @@ from tests.integration.test_worker import Run, queue_pair
 from tests.support.conversation import converse
 from tests.support.jobs import enqueue, queue_counts, upload_job
 from tests.support.media import wav_bytes
-from tests.support.speech import speak
+from tests.support.speech import clip, speak
 from transcription.inference.engines import load_engine
 from transcription.layout import Layout
 from transcription.settings import AwsSettings, EngineSettings
@@ -87,6 +87,26 @@ def test_asr_nmt_translates_each_way_and_an_unsupported_pair_fails_the_item(
     record = json.loads(read(s3, bucket, f"{folder}en-de.error.json"))
     assert record["error"] == "unsupported_language_pair"
     assert "de" in record["detail"]
+
+
+def test_the_worker_detects_each_language(
+    aws_client: Any, aws_settings: AwsSettings, s3: Any, sqs: Any, bucket: str, base: Any,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """No language given: the worker's transcript names the one spoken (en, es, de)."""
+    queues = queue_pair(sqs, max_receive_count=2)
+    jobs = {}
+    for language in ("en", "es", "de"):
+        wav = tmp_path / f"{language}.wav"
+        wav.write_bytes(wav_bytes(clip(speak(language, tmp_path / f"full-{language}.wav"), 8)))
+        jobs[language] = upload_job(s3, bucket, f"audio/languages/{language}.wav", wav)
+        enqueue(sqs, queues["queue"], jobs[language])
+
+    summary = Run(aws_client, aws_settings, queues, bucket)(base)
+
+    assert summary.outcomes == {"transcribed": 3}
+    for language, job in jobs.items():
+        assert json.loads(read(s3, bucket, job.output_key))["language"] == language
 
 
 def test_an_nmt_task_translates_its_text(
