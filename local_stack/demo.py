@@ -89,6 +89,8 @@ class Demo:
         self.input_prefix = stack.env.get("INPUT_PREFIX", "audio/")
         self.output_prefix = stack.env.get("OUTPUT_PREFIX", "transcripts/")
         self.s3 = stack.client("s3")
+        self.multilingual = multilingual(stack.settings.model)
+        self.steps = 5 if self.multilingual else 4
 
     def upload_and_wait(self, sample: str, step: str) -> tuple[dict[str, Any], float]:
         path = SAMPLES / f"speech-{sample}.wav"
@@ -108,13 +110,13 @@ class Demo:
         return json.loads(body), time.monotonic() - started
 
     def direct(self) -> DemoRow:
-        self.stack.say("\n[1/4] direct path: upload while the server is up")
+        self.stack.say(f"\n[1/{self.steps}] direct path: upload while the server is up")
         transcript, seconds = self.upload_and_wait("one", "direct path")
         self.stack.say(f"  transcript ({transcript['route']}): {transcript['text']}")
         return DemoRow("speech-one.wav", transcript["route"], seconds, transcript["text"])
 
     def batch(self) -> DemoRow:
-        self.stack.say("\n[2/4] batch path: stop the server, then upload")
+        self.stack.say(f"\n[2/{self.steps}] batch path: stop the server, then upload")
         self.stack.stop_service("server")
         transcript, seconds = self.upload_and_wait("two", "batch path")
         key = f"{self.input_prefix}demo/speech-two.wav"
@@ -124,7 +126,7 @@ class Demo:
         return DemoRow("speech-two.wav", transcript["route"], seconds, transcript["text"])
 
     def api(self) -> DemoRow:
-        self.stack.say("\n[3/4] API: start the server again and curl it")
+        self.stack.say(f"\n[3/{self.steps}] API: start the server again and curl it")
         self.stack.start_service("server")
         path = SAMPLES / "speech-three.wav"
         url = f"{self.stack.server_url}/transcribe"
@@ -136,7 +138,7 @@ class Demo:
         return DemoRow(path.name, transcript["route"], seconds, transcript["text"])
 
     def batch_job(self) -> list[DemoRow]:
-        self.stack.say("\n[4/4] batch job: two items through the jobs API")
+        self.stack.say(f"\n[4/{self.steps}] batch job: two items through the jobs API")
         started = time.monotonic()
         admin = JobsClient(self.stack.jobs_api_url, self.stack.admin_key)
         try:
@@ -167,7 +169,7 @@ class Demo:
         return rows
 
     def languages(self) -> DemoRow:
-        self.stack.say("\n[5/5] languages: a Spanish sample, detected and translated")
+        self.stack.say(f"\n[5/{self.steps}] languages: a Spanish sample, detected and translated")
         path = SAMPLES / "multilingual-es.wav"
         headers = {"Authorization": f"Bearer {self.stack.api_key}"}
         started = time.monotonic()
@@ -229,9 +231,14 @@ def summary(rows: list[DemoRow]) -> str:
     return "\n".join(lines)
 
 
+def multilingual(model: str) -> bool:
+    """An English-only model (``tiny.en``…) hears no Spanish: the languages step needs another."""
+    return not model.endswith(".en")
+
+
 def run_demo(stack: Stack) -> list[DemoRow]:
     demo = Demo(stack)
     rows = [demo.direct(), demo.batch(), demo.api(), *demo.batch_job()]
-    if not stack.settings.model.endswith(".en"):  # an English-only model hears no Spanish
+    if demo.multilingual:
         rows.append(demo.languages())
     return rows
