@@ -121,10 +121,17 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def moto_server(port: int | None = None, log_path: Path | None = None) -> Iterator[str]:
-    """moto's server on 127.0.0.1: a real AWS endpoint over HTTP. Yields its URL."""
+def moto_server(
+    port: int | None = None,
+    log_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """moto's server on 127.0.0.1: a real AWS endpoint over HTTP. Yields its URL.
+
+    ``env``: moto's own settings, e.g. ``MOTO_DISABLE_GLOBAL_CORS=true`` (by default its
+    server lets every origin in, whatever a bucket's CORS rules say)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    with running(args, ready_url=f"{url}/moto-api/", log_path=log_path):
+    with running(args, ready_url=f"{url}/moto-api/", env=env, log_path=log_path):
         yield url

@@ -22,12 +22,19 @@
 # plaintext variable), JOBS_API_URL, WEBHOOK_QUEUE_URL and the JOBS_* and WEBHOOK_* settings
 # that config.env sets (not WEBHOOK_ALLOW_LOOPBACK: local stacks only). Code is updated only
 # when the zip's SHA-256 differs, configuration only when it differs.
+# The web console the API serves uploads to and reads from the buckets with presigned URLs,
+# so each bucket (the audio bucket; the transcript bucket too when TRANSCRIPT_BUCKET names
+# another one) gets a CORS rule $PROJECT_NAME-console: GET, PUT and HEAD from the function
+# URL's origin and each origin of JOBS_CONSOLE_ORIGINS, any request header, ETag exposed,
+# preflights cached for an hour (MaxAgeSeconds 3600). Other CORS rules are kept; the buckets
+# must exist (step-030).
 # Local mode: moto creates the functions, the URL and the trigger but never runs them (the
 # local stack serves the API with uvicorn and feeds the tracker and sender in-process).
 #
-# Inputs:  config.env (JOBS_*_ROLE_ARN, QUEUE_URL*, WEBHOOK_QUEUE_URL, JOBS_*, WEBHOOK_*);
-#          JOBS_API_ZIP
-# Creates: the three functions, the function URL and its two permissions, the SQS trigger
+# Inputs:  config.env (JOBS_*_ROLE_ARN, QUEUE_URL*, WEBHOOK_QUEUE_URL, JOBS_*, WEBHOOK_*,
+#          JOBS_CONSOLE_ORIGINS, AUDIO_BUCKET, TRANSCRIPT_BUCKET); JOBS_API_ZIP
+# Creates: the three functions, the function URL and its two permissions, the SQS trigger,
+#          the buckets' CORS rule
 # Records: JOBS_API_FUNCTION_ARN, JOBS_TRACKER_FUNCTION_ARN, JOBS_WEBHOOKS_FUNCTION_ARN,
 #          JOBS_API_URL
 # IAM actions: lambda:GetFunctionConfiguration, lambda:CreateFunction, lambda:TagResource,
@@ -36,7 +43,8 @@
 #   lambda:UpdateFunctionUrlConfig, lambda:GetPolicy, lambda:AddPermission,
 #   lambda:RemovePermission, lambda:ListEventSourceMappings,
 #   lambda:CreateEventSourceMapping, lambda:UpdateEventSourceMapping, sqs:GetQueueAttributes,
-#   iam:PassRole (the three jobs roles), sts:GetCallerIdentity
+#   iam:PassRole (the three jobs roles), s3:ListBucket (HeadBucket), s3:GetBucketCORS,
+#   s3:PutBucketCORS, sts:GetCallerIdentity
 set -o errexit -o nounset -o pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -45,6 +53,7 @@ main() {
   parse_flags "$@"
   load_config
   jobs_api_resources
+  console_cors_resources
   record_jobs_api
 }
 

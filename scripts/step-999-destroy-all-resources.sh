@@ -13,7 +13,8 @@
 # the alarms and the dashboard); the GPU server instance (terminated); the VPC endpoints and
 # security groups; the SSM parameters (the jobs admin key too); the ECR repositories with
 # their images; the bucket(s) — only those step-030 created (tagged), with every object in
-# them, unless --keep-buckets; the jobs API's DynamoDB tables (JOBS_TABLE_PREFIX-jobs,
+# them (their CORS rules go with them), unless --keep-buckets: a bucket kept (by the flag, or
+# because step-030 did not create it) loses only step-370's console CORS rule; the jobs API's DynamoDB tables (JOBS_TABLE_PREFIX-jobs,
 # -api-keys, -audit, -rates) with every job, key and audit entry in them; the queues (the
 # jobs API's priority, webhook and result-event queues too); the roles, their inline
 # policies and the instance profiles. Then it clears the values the steps recorded in
@@ -33,7 +34,8 @@
 #   ec2:TerminateInstances,
 #   ec2:DescribeVpcEndpoints, ec2:DeleteVpcEndpoints, ec2:DescribeSecurityGroups,
 #   ec2:DeleteSecurityGroup, ssm:DeleteParameter, ecr:DeleteRepository, s3:ListBucket,
-#   s3:GetBucketTagging, s3:DeleteObject, s3:DeleteBucket, dynamodb:DeleteTable,
+#   s3:GetBucketTagging, s3:DeleteObject, s3:DeleteBucket, s3:GetBucketCORS,
+#   s3:PutBucketCORS (DeleteBucketCors too), dynamodb:DeleteTable,
 #   sqs:GetQueueUrl, sqs:DeleteQueue,
 #   iam:DeleteRolePolicy, iam:RemoveRoleFromInstanceProfile, iam:DeleteInstanceProfile,
 #   iam:DeleteRole, sts:GetCallerIdentity
@@ -155,8 +157,10 @@ delete_bucket() {
     unchanged "bucket $bucket is already gone"
   elif ! bucket_created_by_steps "$bucket"; then
     log_info "kept bucket $bucket: it existed before step-030 (no ManagedBy tag)"
+    remove_cors_rule "$bucket" "$(console_cors_rule_id)"
   elif [[ $KEEP_BUCKETS == true ]]; then
     log_info "kept bucket $bucket (--keep-buckets)"
+    remove_cors_rule "$bucket" "$(console_cors_rule_id)"
   else
     aws_do s3 rb "s3://$bucket" --force
     changed "deleted bucket $bucket and its objects"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The batch jobs API on AWS (sourced by common.sh): its bootstrap admin key in SSM (step-363)
-# and its three Lambdas from one zip (step-370; step-371 validates them):
+# and its three Lambdas from one zip (step-370; step-371 validates them), and the console's
+# CORS rule on the buckets (step-370):
 #
 #   $JOBS_API_NAME       jobs_api.handler.api_handler behind a function URL (AuthType NONE:
 #                        the app authenticates every request with its own API keys)
@@ -80,6 +81,7 @@ jobs_api_resources() {
   require_recorded JOBS_WEBHOOKS_ROLE_ARN step-010-setup-iam-permissions.sh
   require_recorded QUEUE_URL step-020-create-sqs-resources.sh
   require_recorded WEBHOOK_QUEUE_URL step-020-create-sqs-resources.sh
+  console_extra_origins >/dev/null # a bad origin stops the step before anything changes
   check_webhook_timeouts
   load_account_id
   zip=$(jobs_api_zip)
@@ -216,6 +218,77 @@ ensure_sqs_trigger() {
     "$(json_obj BatchSize="$size" State="$state" FunctionResponseTypes="$types")" "$want" \
     aws_do lambda update-event-source-mapping --uuid "$uuid" --batch-size "$batch" \
     --function-response-types ReportBatchItemFailures --enabled
+}
+
+# --- the console's CORS rule on the buckets (step-370) --------------------------------------
+# The web console, served by the API at its function URL, uploads with presigned PUTs straight
+# to the audio bucket and plays audio and downloads results with presigned GETs: a browser
+# lets the page do that only when the bucket's CORS configuration names the page's origin.
+# One rule, ID $PROJECT_NAME-console, on the audio bucket and on the transcript bucket when
+# it differs: GET, PUT, HEAD from the function URL's origin and JOBS_CONSOLE_ORIGINS, any
+# request header (the presigned signature, not CORS, decides what a request may carry),
+# ETag readable by the page, a preflight answer cached CONSOLE_CORS_MAX_AGE seconds. Other
+# rules of the buckets are kept.
+CONSOLE_CORS_MAX_AGE=3600 # one hour; browsers cap it lower (Chromium: 2 hours)
+
+console_cors_rule_id() { printf '%s-console' "$PROJECT_NAME"; }
+
+console_cors_resources() {
+  local origins rule bucket buckets=("$AUDIO_BUCKET")
+  if [[ -z ${FOUND_JOBS_API_URL:-} ]]; then
+    log_info "bucket CORS rule $(console_cors_rule_id): waits for the function URL (not made yet)"
+    return 0
+  fi
+  origins=$(console_origins "$FOUND_JOBS_API_URL")
+  rule=$(console_cors_rule "$origins")
+  if [[ $OUTPUT_BUCKET != "$AUDIO_BUCKET" ]]; then
+    buckets+=("$OUTPUT_BUCKET")
+  fi
+  for bucket in "${buckets[@]}"; do
+    if ! aws_lookup "404,NoSuchBucket" s3api head-bucket --bucket "$bucket"; then
+      drift_or_die "bucket $bucket does not exist: run scripts/step-030-create-s3-bucket.sh first"
+      continue
+    fi
+    ensure_cors_rule "$bucket" "$rule"
+  done
+}
+
+# console_origins API_URL: the origin of API_URL, then each of JOBS_CONSOLE_ORIGINS, once
+# each, as a JSON list.
+console_origins() {
+  local url=$1 rest origin origins=()
+  rest=${url#*://}
+  origins=("${url%%://*}://${rest%%/*}")
+  while IFS= read -r origin; do
+    if [[ -n $origin && " ${origins[*]} " != *" $origin "* ]]; then
+      origins+=("$origin")
+    fi
+  done < <(console_extra_origins)
+  py "$LIB_DIR/json_tool.py" strings "${origins[@]}"
+}
+
+# console_extra_origins: JOBS_CONSOLE_ORIGINS (comma-separated), one per line. An entry that
+# is not an origin stops the step: scheme://host[:port], since a browser's Origin header has
+# no path and no trailing slash (such an entry would never match); S3 allows one * in it.
+console_extra_origins() {
+  local origin entries
+  IFS=, read -r -a entries <<<"${JOBS_CONSOLE_ORIGINS:-}"
+  for origin in "${entries[@]}"; do
+    origin=${origin//[[:space:]]/}
+    if [[ -z $origin ]]; then
+      continue
+    fi
+    if ! [[ $origin =~ ^https?://[A-Za-z0-9.*-]+(:[0-9]+)?$ ]] || [[ $origin == *'*'*'*'* ]]; then
+      die "JOBS_CONSOLE_ORIGINS: '$origin' is not an origin: scheme://host[:port] (http or https, at most one *), with no path and no trailing slash"
+    fi
+    printf '%s\n' "$origin"
+  done
+}
+
+# console_cors_rule ORIGINS: the rule (JSON) for the JSON list ORIGINS.
+console_cors_rule() {
+  printf '{"ID":"%s","AllowedOrigins":%s,"AllowedMethods":["GET","PUT","HEAD"],"AllowedHeaders":["*"],"ExposeHeaders":["ETag"],"MaxAgeSeconds":%s}' \
+    "$(console_cors_rule_id)" "$1" "$CONSOLE_CORS_MAX_AGE"
 }
 
 # --- the running API (step-371) -------------------------------------------------------------

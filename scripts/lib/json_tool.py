@@ -4,8 +4,11 @@ json_tool.py same A B                  exit 0 when A and B hold the same JSON va
 json_tool.py object NAME=VALUE...      a JSON object of strings
 json_tool.py render FILE               ${NAME} placeholders filled from the environment
 json_tool.py diff-attrs CURRENT WANT   the entries of WANT that CURRENT lacks or differs in
-json_tool.py merge-rules CURRENT WANT  lifecycle rules: WANT's rules replace those with the
-                                       same ID, other rules are kept
+json_tool.py merge-rules CURRENT WANT [KEY]  lifecycle (or, KEY=CORSRules, CORS) rules: WANT's
+                                       rules replace those with the same ID, other rules are
+                                       kept; printed as {KEY: rules}, KEY defaults to Rules
+json_tool.py without-rule RULES ID     the list RULES without the rule whose ID is ID
+json_tool.py strings VALUE...          a JSON list of strings
 json_tool.py merge-statements CURRENT WANT  a policy: WANT's statements replace those with
                                        the same Sid, other statements are kept
 json_tool.py with-key OBJECT KEY VALUE OBJECT with KEY set to the JSON VALUE
@@ -103,9 +106,11 @@ def diff_attrs(current: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in want.items() if _normal(current.get(k)) != _normal(v)}
 
 
-def merge_rules(current: list[dict[str, Any]], want: list[dict[str, Any]]) -> dict[str, Any]:
+def merge_rules(
+    current: list[dict[str, Any]], want: list[dict[str, Any]], key: str = "Rules"
+) -> dict[str, Any]:
     ours = {rule["ID"] for rule in want}
-    return {"Rules": [r for r in current if r.get("ID") not in ours] + want}
+    return {key: [r for r in current if r.get("ID") not in ours] + want}
 
 
 def merge_statements(current: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +210,11 @@ def main(argv: list[str]) -> int:
     elif command == "diff-attrs":
         _dump(diff_attrs(_load(args[0]) or {}, _load(args[1])))
     elif command == "merge-rules":
-        _dump(merge_rules(_load(args[0]) or [], _load(args[1])))
+        _dump(merge_rules(_load(args[0]) or [], _load(args[1]), *args[2:]))
+    elif command == "without-rule":
+        _dump([rule for rule in _load(args[0]) or [] if rule.get("ID") != args[1]])
+    elif command == "strings":
+        _dump(list(args))
     elif command == "merge-statements":
         _dump(merge_statements(_load(args[0]) or {}, _load(args[1])))
     elif command == "with-key":

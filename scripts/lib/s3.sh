@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # S3 (sourced by common.sh): the audio bucket (and the transcript bucket when it differs):
 # public access blocked, TLS-only bucket policy, default encryption, EventBridge
-# notifications, lifecycle rules.
+# notifications, lifecycle rules; CORS rules (the console's, step-370).
 # shellcheck disable=SC2034 # ENSURED_*, FOUND_* and the like are read by the callers
 
 # The tag error records carry (transcription/store.py) and the lifecycle rule that expires them.
@@ -162,4 +162,44 @@ s3_resources() {
       ensure_lifecycle "$bucket" false
     fi
   done
+}
+
+# --- CORS rules (step-370 puts the console's; step-999 takes it off a kept bucket) ---------
+# ensure_cors_rule BUCKET RULE: the bucket's CORS configuration holds RULE (JSON, with an ID);
+# the rule of that ID is replaced, other rules are kept.
+ensure_cors_rule() {
+  local name=$1 rule=$2 id current merged
+  id=$(py "$LIB_DIR/json_tool.py" pick "$rule" ID)
+  aws_lookup "NoSuchCORSConfiguration" s3api get-bucket-cors --bucket "$name" --query CORSRules ||
+    AWS_OUT=""
+  current=${AWS_OUT:-[]}
+  merged=$(py "$LIB_DIR/json_tool.py" merge-rules "$current" "[$rule]" CORSRules)
+  if [[ -z $(py "$LIB_DIR/json_tool.py" select "$current" ID "$id" ID) ]]; then
+    missing "bucket $name CORS rule $id" \
+      aws_do s3api put-bucket-cors --bucket "$name" --cors-configuration "$merged"
+  else
+    reconcile "bucket $name CORS rule $id" "{\"CORSRules\":$current}" "$merged" \
+      aws_do s3api put-bucket-cors --bucket "$name" --cors-configuration "$merged"
+  fi
+}
+
+# remove_cors_rule BUCKET ID: the bucket's CORS rule ID is gone (the whole configuration when
+# it was the only rule); other rules are kept.
+remove_cors_rule() {
+  local name=$1 id=$2 kept
+  if ! aws_lookup "NoSuchCORSConfiguration,NoSuchBucket" s3api get-bucket-cors --bucket "$name" \
+    --query CORSRules; then
+    unchanged "bucket $name has no CORS rule $id"
+    return 0
+  fi
+  kept=$(py "$LIB_DIR/json_tool.py" without-rule "$AWS_OUT" "$id")
+  if json_same "$kept" "$AWS_OUT"; then
+    unchanged "bucket $name has no CORS rule $id"
+  elif [[ $kept == "[]" ]]; then
+    aws_do s3api delete-bucket-cors --bucket "$name"
+    changed "deleted bucket $name CORS rule $id (its only rule)"
+  else
+    aws_do s3api put-bucket-cors --bucket "$name" --cors-configuration "{\"CORSRules\":$kept}"
+    changed "deleted bucket $name CORS rule $id (other rules kept)"
+  fi
 }

@@ -3,13 +3,17 @@ run against a moto server of this module's own, in local mode, in the phases of 
 deployment (as ``test_deploy_scripts.py`` does for the router):
 
 1. the steps create the roles, the admin key, the three functions, the function URL and its
-   permissions and the webhook sender's SQS trigger; boto3 checks what they made;
+   permissions, the webhook sender's SQS trigger and the console's CORS rule on the audio
+   bucket; boto3 checks what they made, and a browser's preflight and presigned PUT from the
+   console's origin get moto's CORS answers;
 2. all of them again: nothing changes (the admin key is kept);
 3. the validate steps pass (the health check says why it is skipped: moto cannot run Lambda
-   code) and catch drift, which step-370 repairs;
+   code) and catch drift (the CORS rule missing or wrong too), which step-370 repairs,
+   keeping another application's CORS rule;
 4. the API runs from the deployed zip alone with the deployed function's environment: a
    function URL event for ``GET /v1/health``, and the admin key step-363 stored issuing a key;
-5. destroy removes the functions, URL, trigger, rule, tables, queues, parameter and roles.
+5. destroy with --keep-buckets takes only the console's CORS rule off the kept bucket; destroy
+   removes the functions, URL, trigger, rule, tables, queues, parameter, roles and bucket.
 
 The queues (step-020) and tables (step-360) are the stack's steps: the test runs them, and
 where a step does not make them yet, makes them itself with the names the steps use (said in
@@ -29,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from jobs_api.package import build
@@ -55,6 +60,14 @@ HANDLERS = {
     "jobs-tracker": "jobs_api.handler.tracker_handler",
     "jobs-webhooks": "jobs_api.handler.webhook_handler",
 }
+# The console's other origins (JOBS_CONSOLE_ORIGINS, spaces and a repeat ignored) and one
+# that is not let in.
+CONSOLE_ORIGINS = "http://localhost:8100, http://127.0.0.1:8100,http://localhost:8100"
+OTHER_ORIGINS = ["http://localhost:8100", "http://127.0.0.1:8100"]
+STRANGER = "http://localhost:9999"
+# Another application's CORS rule on the bucket: step-370 and step-999 keep it.
+FOREIGN_RULE = {"ID": "another-app", "AllowedOrigins": ["http://localhost:7000"],
+                "AllowedMethods": ["GET"]}  # fmt: skip
 # The queues step-020 makes for the jobs API (resource contract with the stack's steps).
 JOB_QUEUES = {
     "QUEUE_URL_HIGH": "jobs-high",
@@ -84,11 +97,14 @@ def deployment(
     work = tmp_path_factory.mktemp("jobs-deploy")
     (work / "home").mkdir()
     project = f"jd{uuid.uuid4().hex[:8]}"
-    with moto_server(log_path=work / "moto.log") as url:
+    # Without its global CORS, moto's server answers browsers from the buckets' CORS rules.
+    cors = {"MOTO_DISABLE_GLOBAL_CORS": "true"}
+    with moto_server(log_path=work / "moto.log", env=cors) as url:
         env = {
             **local_env(url, work / "home", work / "config.env", project),
             "JOBS_TABLE_PREFIX": project,
             "JOBS_API_ZIP": str(zip_tree[0]),
+            "JOBS_CONSOLE_ORIGINS": CONSOLE_ORIGINS,
             "POLL_SECONDS": "1",
         }
         yield Deployment(url, env, work / "config.env", project, 0, "jobs_api.package", work)
@@ -122,7 +138,7 @@ def make_stack_resources(d: Deployment) -> None:
 
 def test_1_the_steps_create_the_jobs_api(deployment: Deployment) -> None:
     d = deployment
-    d.run_ok(["000", "010", "020"], "first")
+    d.run_ok(["000", "010", "020", "030"], "first")
     make_stack_resources(d)
     created = d.run_ok(["363", "370"], "jobs api")
     assert all(step.changes for step in created), [s.stderr for s in created]
@@ -243,6 +259,81 @@ def test_1_the_roles_reach_only_the_projects_resources(deployment: Deployment) -
     assert "sqs:ReceiveMessage" not in granted["jobs-api"] | granted["jobs-tracker"]
 
 
+def console_origin(d: Deployment) -> str:
+    """The function URL's origin: scheme and host of JOBS_API_URL."""
+    url = httpx.URL(d.values()["JOBS_API_URL"])
+    return f"{url.scheme}://{url.host}"
+
+
+def console_rule(d: Deployment) -> dict[str, Any]:
+    (rule,) = [
+        r
+        for r in d.client("s3").get_bucket_cors(Bucket=d.bucket)["CORSRules"]
+        if r.get("ID") == f"{d.project}-console"
+    ]
+    return dict(rule)
+
+
+def test_1_the_audio_bucket_lets_the_console_in(deployment: Deployment) -> None:
+    d = deployment
+    rules = d.client("s3").get_bucket_cors(Bucket=d.bucket)["CORSRules"]
+    assert rules == [
+        {
+            "ID": f"{d.project}-console",
+            "AllowedOrigins": [console_origin(d), *OTHER_ORIGINS],
+            "AllowedMethods": ["GET", "PUT", "HEAD"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 3600,
+        }
+    ]
+    assert console_origin(d).startswith("https://") and console_origin(d).endswith(".on.aws")
+
+
+def preflight(d: Deployment, origin: str) -> httpx.Response:
+    """What a browser sends before a presigned PUT from a page at ``origin``."""
+    return httpx.options(
+        f"{d.url}/{d.bucket}/audio/jobs/console/item.wav",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type",
+        },
+        timeout=30,
+    )
+
+
+def test_1_a_browser_preflight_from_the_console_is_allowed_and_a_stranger_is_not(
+    deployment: Deployment,
+) -> None:
+    """moto's server answers preflights from the bucket's CORS rules (it matches the origin;
+    unlike S3 it does not check the requested method against the rule)."""
+    d = deployment
+    for origin in (console_origin(d), *OTHER_ORIGINS):
+        allowed = preflight(d, origin)
+        assert allowed.status_code == 200, allowed.text
+        assert allowed.headers["access-control-allow-origin"] == origin
+        assert "PUT" in allowed.headers["access-control-allow-methods"]
+        assert allowed.headers["access-control-allow-headers"] == "*"
+        assert allowed.headers["access-control-expose-headers"] == "ETag"
+        assert allowed.headers["access-control-max-age"] == "3600"
+    refused = preflight(d, STRANGER)
+    assert refused.status_code == 403
+    assert "access-control-allow-origin" not in refused.headers
+
+
+def test_1_a_presigned_put_from_the_console_exposes_its_etag(deployment: Deployment) -> None:
+    d, s3 = deployment, deployment.client("s3")
+    key = "audio/jobs/console/put.wav"
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": d.bucket, "Key": key})
+    put = httpx.put(url, content=b"RIFF", headers={"Origin": console_origin(d)}, timeout=30)
+    assert put.status_code == 200, put.text
+    assert put.headers["access-control-allow-origin"] == console_origin(d)
+    assert put.headers["access-control-expose-headers"] == "ETag"
+    assert put.headers["etag"] == s3.head_object(Bucket=d.bucket, Key=key)["ETag"]
+    s3.delete_object(Bucket=d.bucket, Key=key)
+
+
 # --- phase 2 ---------------------------------------------------------------------------------
 
 
@@ -287,6 +378,34 @@ def test_3_validate_passes_then_catches_drift_that_step_370_repairs(deployment: 
     config = aws_lambda.get_function_configuration(FunctionName=f"{d.project}-jobs-tracker")
     assert config["Environment"]["Variables"]["JOBS_API_URL"] == new_url
     assert "DRIFT" not in d.run_ok(["371"], "repaired")[0].stderr
+
+
+def test_3_validate_catches_a_missing_or_wrong_cors_rule_that_step_370_repairs(
+    deployment: Deployment,
+) -> None:
+    d, s3 = deployment, deployment.client("s3")
+    rule_id = f"{d.project}-console"
+    s3.put_bucket_cors(Bucket=d.bucket, CORSConfiguration={"CORSRules": [FOREIGN_RULE]})
+    assert "access-control-allow-origin" not in preflight(d, console_origin(d)).headers
+    gone = d.step("371")
+    assert gone.returncode != 0
+    assert f"DRIFT: bucket {d.bucket} CORS rule {rule_id} does not exist" in gone.stderr
+    repaired = d.run_ok(["370"], "cors repair")[0]
+    assert [line for line in repaired.changes if "CORS" in line], repaired.stderr
+    rules = s3.get_bucket_cors(Bucket=d.bucket)["CORSRules"]
+    assert [r["ID"] for r in rules] == ["another-app", rule_id]
+    # A new function URL (phase 3 made one) is a new origin: the rule follows it.
+    assert console_rule(d)["AllowedOrigins"] == [console_origin(d), *OTHER_ORIGINS]
+    wrong = {**console_rule(d), "AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}
+    s3.put_bucket_cors(Bucket=d.bucket, CORSConfiguration={"CORSRules": [FOREIGN_RULE, wrong]})
+    drifted = d.step("371")
+    assert drifted.returncode != 0
+    assert f"DRIFT: bucket {d.bucket} CORS rule {rule_id} is " in drifted.stderr
+    d.run_ok(["370"], "cors repair 2")
+    assert console_rule(d)["AllowedOrigins"] == [console_origin(d), *OTHER_ORIGINS]
+    assert console_rule(d)["AllowedMethods"] == ["GET", "PUT", "HEAD"]
+    assert "DRIFT" not in d.run_ok(["371"], "cors repaired")[0].stderr
+    assert d.run_ok(["370"], "cors again")[0].changes == []
 
 
 # --- phase 4 ---------------------------------------------------------------------------------
@@ -343,9 +462,15 @@ def test_4_the_deployed_zip_and_environment_serve_the_api(
 
 
 def test_5_destroy_removes_every_part_of_the_jobs_api(deployment: Deployment) -> None:
-    d = deployment
+    d, s3 = deployment, deployment.client("s3")
+    kept = d.step("999", "--yes", "--keep-buckets")
+    assert kept.returncode == 0, kept.stderr
+    # The kept bucket loses only the console's CORS rule; the bucket's removal takes it
+    # with it otherwise.
+    assert s3.get_bucket_cors(Bucket=d.bucket)["CORSRules"] == [FOREIGN_RULE]
     done = d.step("999", "--yes")
     assert done.returncode == 0, done.stderr
+    assert d.bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     p, aws_lambda = d.project, d.client("lambda")
     assert [
         f for f in aws_lambda.list_functions()["Functions"] if f["FunctionName"].startswith(p)
@@ -373,21 +498,38 @@ def test_5_destroy_removes_every_part_of_the_jobs_api(deployment: Deployment) ->
 # --- without AWS -----------------------------------------------------------------------------
 
 
-def test_step_370_refuses_a_webhook_batch_that_cannot_fit_its_timeout(tmp_path: Path) -> None:
+def step_370_without_aws(tmp_path: Path, settings: str) -> subprocess.CompletedProcess[str]:
+    """step-370 on a config.env with the recorded values it requires and ``settings``: a
+    check that stops it before any AWS call."""
     config = tmp_path / "config.env"
     arn = f"arn:aws:iam::{ACCOUNT}:role/x"
     config.write_text(
         f"JOBS_API_ROLE_ARN={arn}\nJOBS_TRACKER_ROLE_ARN={arn}\nJOBS_WEBHOOKS_ROLE_ARN={arn}\n"
-        "QUEUE_URL=q\nWEBHOOK_QUEUE_URL=w\nJOBS_WEBHOOKS_BATCH_SIZE=5\nJOBS_WEBHOOKS_TIMEOUT=30\n"
+        f"QUEUE_URL=q\nWEBHOOK_QUEUE_URL=w\n{settings}"
     )
-    done = subprocess.run(
+    return subprocess.run(
         ["bash", str(SCRIPTS / "step-370-deploy-jobs-api.sh")],
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CONFIG_FILE": str(config)},
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
+
+
+def test_step_370_refuses_a_webhook_batch_that_cannot_fit_its_timeout(tmp_path: Path) -> None:
+    done = step_370_without_aws(tmp_path, "JOBS_WEBHOOKS_BATCH_SIZE=5\nJOBS_WEBHOOKS_TIMEOUT=30\n")
     assert done.returncode == 1
     assert "JOBS_WEBHOOKS_BATCH_SIZE=5 (1..10) deliveries" in done.stderr
     assert "JOBS_WEBHOOKS_TIMEOUT=30" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://localhost:8100/", "localhost:8100", "http://localhost:8100/console", "*"]
+)
+def test_step_370_refuses_a_console_origin_that_is_not_one(tmp_path: Path, origin: str) -> None:
+    done = step_370_without_aws(
+        tmp_path, f"JOBS_CONSOLE_ORIGINS='http://127.0.0.1:8100,{origin}'\n"
+    )
+    assert done.returncode == 1
+    assert f"JOBS_CONSOLE_ORIGINS: '{origin}' is not an origin" in done.stderr
 
 
 def test_every_setting_the_jobs_steps_read_is_documented() -> None:
