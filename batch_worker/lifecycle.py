@@ -62,7 +62,6 @@ UNKNOWN_REALTIME_FACTOR = 1.0  # before a job has finished: assume realtime (cau
 SPEED_SMOOTHING = 0.3  # weight of the newest job in the running realtime factor
 LEAVE_WAIT_SECONDS = 30.0  # after its own termination: wait this long for Terminated
 TERMINATED = "Terminated"
-IN_SERVICE = "InService"
 WARMED = "Warmed:"  # Warmed:Stopped, Warmed:Running, Warmed:Hibernated: a warm pool box
 LEAVING = frozenset({TERMINATED, "Warmed:Terminated"})
 
