@@ -94,6 +94,11 @@ def run_worker(args: argparse.Namespace) -> int:
     # The pool serves the jobs' models (MODELS); MODEL loads now, the others on first use.
     engine = ModelPool(settings.engine)
     engine.preload()
+    if lifecycle is not None:
+        with handle_signals(shutdown):
+            if not lifecycle.await_in_service():  # a warm pool box: no job until in service
+                lifecycle.finish()
+                return 0
     engine.start_reaper()
     worker = Worker(
         settings, engine, sqs=sqs, s3=s3, dlq_url=dlq_url, shutdown=shutdown, lifecycle=lifecycle

@@ -12,6 +12,15 @@ A thread of its own (:class:`InstanceLifecycle`) looks at the worker every
   receiving, lets its run end, and removes its own instance
   (``TerminateInstanceInAutoScalingGroup`` with ``ShouldDecrementDesiredCapacity``, so the
   group does not start a replacement), then completes the termination hook and exits 0.
+- **Warm pool.** A box launched into the group's warm pool (target lifecycle state
+  ``Warmed:Stopped``, ``Warmed:Running`` or ``Warmed:Hibernated``) runs its user data and
+  the worker too: it loads the model, then takes no job
+  (:meth:`InstanceLifecycle.await_in_service`). It completes the launch hook
+  (``LAUNCH_HOOK_NAME``), so that the group stops the box only once it is prepared, and
+  waits. When the group later starts the box for a scale-out its target state is
+  ``InService``: the worker (started again with the box) completes the launch hook again,
+  so the box enters service now, and goes to work. A target state of ``Terminated`` or
+  ``Warmed:Terminated`` while it waits: it leaves without a job.
 - **Taken away.** A Spot ``instance-action`` notice, or a target lifecycle state of
   ``Terminated`` (scale-in of an unprotected box, Capacity Rebalancing): the worker stops
   receiving and returns every prefetched message at once. The running job is finished if its
@@ -53,6 +62,8 @@ UNKNOWN_REALTIME_FACTOR = 1.0  # before a job has finished: assume realtime (cau
 SPEED_SMOOTHING = 0.3  # weight of the newest job in the running realtime factor
 LEAVE_WAIT_SECONDS = 30.0  # after its own termination: wait this long for Terminated
 TERMINATED = "Terminated"
+WARMED = "Warmed:"  # Warmed:Stopped, Warmed:Running, Warmed:Hibernated: a warm pool box
+LEAVING = frozenset({TERMINATED, "Warmed:Terminated"})
 
 
 @dataclass(frozen=True)
@@ -103,12 +114,18 @@ class GroupMembership:
     """The Auto Scaling calls about this one instance; each failure is logged, not raised."""
 
     def __init__(
-        self, autoscaling: Any, group: str, instance_id: str, hook_name: str | None
+        self,
+        autoscaling: Any,
+        group: str,
+        instance_id: str,
+        hook_name: str | None,
+        launch_hook_name: str | None = None,
     ) -> None:
         self.autoscaling = autoscaling
         self.group = group
         self.instance_id = instance_id
-        self.hook_name = hook_name
+        self.hook_name = hook_name  # the termination hook
+        self.launch_hook_name = launch_hook_name
 
     def protect(self, protected: bool) -> bool:
         return self._call(
@@ -133,11 +150,21 @@ class GroupMembership:
         if not self.hook_name:
             log.info("no LIFECYCLE_HOOK_NAME: nothing to complete")
             return False
+        return self._complete(self.hook_name)
+
+    def complete_launch(self) -> bool:
+        """The box is prepared (model loaded): let its launch go on now, into the warm pool
+        or into service."""
+        if not self.launch_hook_name:
+            return False
+        return self._complete(self.launch_hook_name)
+
+    def _complete(self, hook_name: str) -> bool:
         return self._call(
             "CompleteLifecycleAction",
             self.autoscaling.complete_lifecycle_action,
             AutoScalingGroupName=self.group,
-            LifecycleHookName=self.hook_name,
+            LifecycleHookName=hook_name,
             InstanceId=self.instance_id,
             LifecycleActionResult="CONTINUE",
         )
@@ -204,9 +231,49 @@ class InstanceLifecycle:
             return None
         assert settings.asg_name  # enabled
         group = GroupMembership(
-            autoscaling(), settings.asg_name, instance_id, settings.lifecycle_hook_name
+            autoscaling(),
+            settings.asg_name,
+            instance_id,
+            settings.lifecycle_hook_name,
+            settings.launch_hook_name,
         )
         return cls(settings, metadata, group, shutdown)
+
+    # --- before the first job ------------------------------------------------------------
+    def await_in_service(self) -> bool:
+        """Wait while the box belongs to the warm pool; ``True`` once it may take jobs.
+
+        Called after the model is loaded. ``Warmed:*``: complete the launch hook once (the
+        box is prepared) and ask again every ``IMDS_POLL_SECONDS``, taking no job. Any other
+        state (``InService``; none off a group) ends the wait: the launch hook is completed
+        (the box waits in ``Pending:Wait`` for it) and the worker goes to work. ``False``: the
+        box is being terminated (``Terminated``, ``Warmed:Terminated``; :meth:`finish` then
+        completes the termination hook) or a stop was requested (a stopping warm box's
+        SIGTERM).
+        """
+        told_prepared = False
+        while not self.shutdown.requested.is_set():
+            try:
+                state = self.metadata.target_lifecycle_state()
+            except MetadataUnavailable as error:
+                log.warning("instance metadata: %s", error)
+            else:
+                if state in LEAVING:
+                    self.reason = "terminated"
+                    log.info("target lifecycle state %s before the first job: leaving", state)
+                    return False
+                if state is None or not state.startswith(WARMED):
+                    if state is not None:
+                        self.group.complete_launch()
+                    log.info("target lifecycle state %s: taking jobs", state)
+                    return True
+                if not told_prepared:
+                    log.info("target lifecycle state %s (warm pool): prepared, taking no job "
+                             "until the group puts the box in service", state)  # fmt: skip
+                    self.group.complete_launch()
+                    told_prepared = True
+            self.shutdown.requested.wait(self.settings.imds_poll_seconds)
+        return False
 
     # --- wiring (the worker calls these at the start of a run) ---------------------------
     def attach(

@@ -13,9 +13,12 @@ can replay a day of uploads through it and the tests can pin it down:
 * never above ``MAX_WORKERS`` (the group's MaxSize), never below 0 (its MinSize).
 
 The target follows from what users accept and what a worker does: a job waits for the jobs
-queued ahead of it on its instance, so with ``mean_job_seconds`` = mean audio seconds ×
-measured realtime factor (processing ÷ audio seconds, the worker's ``realtime_factor``
-metric), ``JOBS_PER_WORKER = BATCH_LATENCY_TARGET_SECONDS ÷ mean_job_seconds``
+queued ahead of it on its instance, and, when its arrival makes the group scale out, for the
+new instance to take its first job (``startup_seconds``: the alarm's one-minute evaluation
+plus the start — about a minute from the warm pool, four or more cold). So with
+``mean_job_seconds`` = mean audio seconds × measured realtime factor (processing ÷ audio
+seconds, the worker's ``realtime_factor`` metric),
+``JOBS_PER_WORKER = (BATCH_LATENCY_TARGET_SECONDS − startup_seconds) ÷ mean_job_seconds``
 (:func:`backlog_target`).
 
 Light on purpose: the standard library only.
@@ -32,13 +35,19 @@ __all__ = ["FIRST_STEP", "backlog_target", "desired_capacity"]
 FIRST_STEP = 1
 
 
-def backlog_target(latency_target_seconds: float, mean_job_seconds: float) -> int:
-    """Jobs one worker may have queued so that the last of them starts within the target."""
+def backlog_target(
+    latency_target_seconds: float, mean_job_seconds: float, startup_seconds: float = 0.0
+) -> int:
+    """Jobs one worker may have queued so that the last of them starts within the target,
+    once a worker asked for has needed ``startup_seconds`` to take its first job."""
     if latency_target_seconds <= 0:
         raise ValueError(f"BATCH_LATENCY_TARGET_SECONDS must be > 0, got {latency_target_seconds}")
     if mean_job_seconds <= 0:
         raise ValueError(f"mean job seconds must be > 0, got {mean_job_seconds}")
-    return max(1, math.floor(latency_target_seconds / mean_job_seconds))
+    if startup_seconds < 0:
+        raise ValueError(f"startup seconds must be 0 or more, got {startup_seconds}")
+    budget = latency_target_seconds - startup_seconds
+    return max(1, math.floor(budget / mean_job_seconds))
 
 
 def desired_capacity(backlog: int, in_service: int, jobs_per_worker: int, max_workers: int) -> int:

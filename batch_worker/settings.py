@@ -64,6 +64,7 @@ class InstanceSettings:
 
     asg_name: str | None = None
     lifecycle_hook_name: str | None = None  # the group's termination hook
+    launch_hook_name: str | None = None  # the group's launch hook (completed once prepared)
     idle_timeout_seconds: float = 300.0  # nothing received or held this long: leave the group
     protection_idle_seconds: float = 20.0  # idle this long before scale-in protection goes off
     imds_endpoint: str = DEFAULT_IMDS_ENDPOINT

@@ -8,8 +8,9 @@
 #   (scripts/templates/backlog-target-tracking.json): metric math (visible jobs of
 #   $PROJECT_NAME-jobs-high, -jobs and -jobs-low) ÷ GroupInServiceInstances, target
 #   JOBS_PER_WORKER, scale-in enabled, instance warm-up WORKER_WARMUP_SECONDS. Choose the
-#   target as BATCH_LATENCY_TARGET_SECONDS ÷ (mean audio seconds of a job × the workers'
-#   measured realtime_factor): `python bench/bench_fleet.py` prints it;
+#   target as (BATCH_LATENCY_TARGET_SECONDS - the time a new worker needs to take its first
+#   job: a minute of evaluation plus its start) ÷ (mean audio seconds of a job × the
+#   workers' measured realtime_factor): `python bench/bench_fleet.py` prints it;
 # - step scaling policy $PROJECT_NAME-first-worker (ExactCapacity 1) and its alarm
 #   $PROJECT_NAME-first-worker (scripts/templates/first-worker-alarm.json: visible jobs > 0
 #   while no worker is in service, one minute): target tracking has no value to act on

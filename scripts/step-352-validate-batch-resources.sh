@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # step-352-validate-batch-resources.sh: check the worker fleet of step-350 (launch template,
-# group, metrics collection, lifecycle hook) and the scaling policies and alarm of step-351
+# group, metrics collection, lifecycle hooks, warm pool) and the scaling policies and alarm of step-351
 # against the settings in config.env.
 #
 # Usage: scripts/step-352-validate-batch-resources.sh [--help]

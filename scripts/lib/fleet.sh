@@ -27,8 +27,9 @@ derive_fleet_names() {
   WORKER_GROUP_NAME="$PROJECT_NAME-workers"
   WORKER_TEMPLATE_NAME="$PROJECT_NAME-worker"
   WORKER_HOOK_NAME="$PROJECT_NAME-worker-terminating"
+  WORKER_LAUNCH_HOOK_NAME="$PROJECT_NAME-worker-launching"
   DASHBOARD_NAME="$PROJECT_NAME"
-  export WORKER_GROUP_NAME WORKER_TEMPLATE_NAME WORKER_HOOK_NAME DASHBOARD_NAME
+  export WORKER_GROUP_NAME WORKER_TEMPLATE_NAME WORKER_HOOK_NAME WORKER_LAUNCH_HOOK_NAME DASHBOARD_NAME
 }
 
 # csv_json_list A,B,C KEY: [{"KEY":"A"},...] (one entry per non-empty item), or, with no
@@ -54,14 +55,17 @@ fleet_template_env() {
   [[ -n $types ]] || die "WORKER_INSTANCE_TYPES is empty in $CONFIG_FILE: list the GPU instance types the workers may run on, e.g. g6.xlarge,g5.xlarge"
   [[ $MAX_WORKERS =~ ^[0-9]+$ ]] || die "MAX_WORKERS must be a whole number, got '$MAX_WORKERS'"
   [[ $JOBS_PER_WORKER =~ ^[1-9][0-9]*$ ]] || die "JOBS_PER_WORKER must be a whole number ≥ 1, got '$JOBS_PER_WORKER'"
-  [[ $WORKER_WARM_POOL_SIZE =~ ^[0-9]+$ ]] || die "WORKER_WARM_POOL_SIZE must be a whole number, got '$WORKER_WARM_POOL_SIZE'"
+  WARM_POOL_PREPARED=${WORKER_WARM_POOL_SIZE:-$MAX_WORKERS}
+  if [[ ! $WARM_POOL_PREPARED =~ ^[0-9]+$ ]] || ((WARM_POOL_PREPARED > MAX_WORKERS)); then
+    die "WORKER_WARM_POOL_SIZE must be a whole number from 0 to MAX_WORKERS ($MAX_WORKERS) or empty (MAX_WORKERS), got '$WORKER_WARM_POOL_SIZE'"
+  fi
   [[ $WORKER_ON_DEMAND_BASE =~ ^[0-9]+$ ]] || die "WORKER_ON_DEMAND_BASE must be a whole number, got '$WORKER_ON_DEMAND_BASE'"
   if [[ ! $WORKER_ON_DEMAND_PERCENTAGE =~ ^[0-9]+$ ]] || ((WORKER_ON_DEMAND_PERCENTAGE > 100)); then
     die "WORKER_ON_DEMAND_PERCENTAGE must be 0..100, got '$WORKER_ON_DEMAND_PERCENTAGE'"
   fi
   WORKER_OVERRIDES_JSON=$(csv_json_list "$types" InstanceType)
   ALARM_ACTIONS_JSON=$(csv_json_list "${ALARM_TOPIC_ARN:-}")
-  export WORKER_OVERRIDES_JSON ALARM_ACTIONS_JSON
+  export WORKER_OVERRIDES_JSON ALARM_ACTIONS_JSON WARM_POOL_PREPARED
 }
 
 # The subnets of the group: GPU_SUBNET_IDS (several zones: the group goes where capacity is),
@@ -81,6 +85,7 @@ worker_user_data() {
     # What the worker needs to manage its own lifecycle in the group.
     ASG_NAME=$WORKER_GROUP_NAME
     LIFECYCLE_HOOK_NAME=$WORKER_HOOK_NAME
+    LAUNCH_HOOK_NAME=$WORKER_LAUNCH_HOOK_NAME
     # shellcheck disable=SC2031 # set for render_user_data in this subshell only
     CONTAINER_ENV=$(container_env "${WORKER_CONTAINER_ENV[@]}")
     # shellcheck disable=SC2086 # CONTAINER_ENV: space-separated names, split on purpose
@@ -171,31 +176,40 @@ ensure_group_metrics() {
   fi
 }
 
-# ensure_lifecycle_hook: a worker being terminated waits in Terminating:Wait until it
-# completes the action (or WORKER_LIFECYCLE_TIMEOUT_SECONDS pass, then CONTINUE).
+# ensure_lifecycle_hook NAME TRANSITION TIMEOUT: the hook NAME on autoscaling:TRANSITION
+# (heartbeat timeout TIMEOUT seconds, then CONTINUE).
+# - EC2_INSTANCE_TERMINATING: a worker being terminated waits in Terminating:Wait until it
+#   completes the action (it finished or handed back its job);
+# - EC2_INSTANCE_LAUNCHING: a new box, for the warm pool or for service, waits in
+#   (Warmed:)Pending:Wait until its worker has loaded the model and completes the action, so
+#   the group stops a warm pool box only once it is prepared, and counts a box in service
+#   only once it can work.
 ensure_lifecycle_hook() {
-  local want put
-  want=$(printf '{"LifecycleTransition":"autoscaling:EC2_INSTANCE_TERMINATING","HeartbeatTimeout":%s,"DefaultResult":"CONTINUE"}' \
-    "$WORKER_LIFECYCLE_TIMEOUT_SECONDS")
+  local name=$1 transition=autoscaling:$2 timeout=$3 want put
+  want=$(printf '{"LifecycleTransition":"%s","HeartbeatTimeout":%s,"DefaultResult":"CONTINUE"}' \
+    "$transition" "$timeout")
   put=(aws_do autoscaling put-lifecycle-hook --auto-scaling-group-name "$WORKER_GROUP_NAME"
-    --lifecycle-hook-name "$WORKER_HOOK_NAME" --lifecycle-transition autoscaling:EC2_INSTANCE_TERMINATING
-    --heartbeat-timeout "$WORKER_LIFECYCLE_TIMEOUT_SECONDS" --default-result CONTINUE)
+    --lifecycle-hook-name "$name" --lifecycle-transition "$transition"
+    --heartbeat-timeout "$timeout" --default-result CONTINUE)
   aws_read autoscaling describe-lifecycle-hooks --auto-scaling-group-name "$WORKER_GROUP_NAME" \
-    --lifecycle-hook-names "$WORKER_HOOK_NAME" --query 'LifecycleHooks[0]'
+    --lifecycle-hook-names "$name" --query 'LifecycleHooks[0]'
   if [[ $AWS_OUT == null ]]; then
-    missing "lifecycle hook $WORKER_HOOK_NAME" "${put[@]}"
+    missing "lifecycle hook $name" "${put[@]}"
   else
-    COMPARE=json_covers reconcile "lifecycle hook $WORKER_HOOK_NAME" "$AWS_OUT" "$want" "${put[@]}"
+    COMPARE=json_covers reconcile "lifecycle hook $name" "$AWS_OUT" "$want" "${put[@]}"
   fi
 }
 
-# ensure_warm_pool: WORKER_WARM_POOL_SIZE stopped, initialized instances (image pulled) that
-# start in about a minute instead of a cold boot; scaled-in workers go back to it. 0: none.
+# ensure_warm_pool: a warm pool of stopped, initialized workers (image pulled, model loaded
+# once, no GPU billed while stopped: EBS only) that start in about a minute instead of a
+# cold boot; scaled-in workers go back to it (ReuseOnScaleIn). Its size is
+# WARM_POOL_PREPARED (WORKER_WARM_POOL_SIZE, default MAX_WORKERS) minus the group's desired
+# capacity (MaxGroupPreparedCapacity; MinSize 0). WORKER_WARM_POOL_SIZE=0: none.
 ensure_warm_pool() {
   local want
   aws_read autoscaling describe-warm-pool --auto-scaling-group-name "$WORKER_GROUP_NAME" \
     --query WarmPoolConfiguration
-  if ((WORKER_WARM_POOL_SIZE == 0)); then
+  if ((WARM_POOL_PREPARED == 0)); then
     if [[ $AWS_OUT == null ]]; then
       unchanged "no warm pool (WORKER_WARM_POOL_SIZE=0)"
     elif is_check; then
@@ -206,13 +220,13 @@ ensure_warm_pool() {
     fi
     return 0
   fi
-  want=$(printf '{"PoolState":"Stopped","MinSize":%s,"InstanceReusePolicy":{"ReuseOnScaleIn":true}}' \
-    "$WORKER_WARM_POOL_SIZE")
+  want=$(printf '{"PoolState":"Stopped","MinSize":0,"MaxGroupPreparedCapacity":%s,"InstanceReusePolicy":{"ReuseOnScaleIn":true}}' \
+    "$WARM_POOL_PREPARED")
   local put=(aws_do autoscaling put-warm-pool --auto-scaling-group-name "$WORKER_GROUP_NAME"
-    --pool-state Stopped --min-size "$WORKER_WARM_POOL_SIZE"
+    --pool-state Stopped --min-size 0 --max-group-prepared-capacity "$WARM_POOL_PREPARED"
     --instance-reuse-policy ReuseOnScaleIn=true)
   if [[ $AWS_OUT == null ]]; then
-    missing "warm pool of $WORKER_WARM_POOL_SIZE for $WORKER_GROUP_NAME" "${put[@]}"
+    missing "warm pool of up to $WARM_POOL_PREPARED prepared workers for $WORKER_GROUP_NAME" "${put[@]}"
   else
     COMPARE=json_covers reconcile "warm pool of $WORKER_GROUP_NAME" "$AWS_OUT" "$want" "${put[@]}"
   fi
@@ -231,7 +245,8 @@ fleet_resources() {
     return 0 # no group (dry run, or validate): nothing to give metrics and a hook to
   fi
   ensure_group_metrics
-  ensure_lifecycle_hook
+  ensure_lifecycle_hook "$WORKER_HOOK_NAME" EC2_INSTANCE_TERMINATING "$WORKER_LIFECYCLE_TIMEOUT_SECONDS"
+  ensure_lifecycle_hook "$WORKER_LAUNCH_HOOK_NAME" EC2_INSTANCE_LAUNCHING "$WORKER_LAUNCH_TIMEOUT_SECONDS"
   ensure_warm_pool
 }
 

@@ -2,16 +2,18 @@
 # User data of a batch worker instance, launched by the Auto Scaling group of step-350 (its
 # launch template holds this script). step-350 puts the settings in front of this body as
 # NAME=value lines: AWS_REGION, IMAGE_URI, CONTAINER_ENV (the names passed to the container)
-# and each variable CONTAINER_ENV names (ASG_NAME, LIFECYCLE_HOOK_NAME and
+# and each variable CONTAINER_ENV names (ASG_NAME, LIFECYCLE_HOOK_NAME, LAUNCH_HOOK_NAME and
 # IDLE_TIMEOUT_SECONDS among them).
 #
 # It runs once, at first boot, on the Deep Learning Base GPU AMI, and installs a systemd
 # service that pulls the worker image from ECR and runs `python -m batch_worker` with every
-# GPU. The worker manages its own life in the group: it protects itself from scale-in while
-# busy, terminates its instance (decrementing the group) after IDLE_TIMEOUT_SECONDS without
-# work, and answers the Spot notice and the termination lifecycle hook. The instance never
-# powers itself off: a stopped instance is an unhealthy one to the group, which would replace
-# it. A worker that crashes is restarted.
+# GPU, at this boot and at every later one (a box of the warm pool is started again for a
+# scale-out: the image is there, the worker loads the model and waits for InService). The
+# worker manages its own life in the group: it protects itself from scale-in while busy,
+# terminates its instance (decrementing the group) after IDLE_TIMEOUT_SECONDS without work,
+# and answers the Spot notice and the lifecycle hooks. The instance never powers itself off:
+# a stopped instance is an unhealthy one to the group, which would replace it. A worker that
+# crashes is restarted.
 set -o errexit -o nounset -o pipefail
 : "${AWS_REGION:?}" "${IMAGE_URI:?}" "${CONTAINER_ENV:?}"
 

@@ -1,12 +1,16 @@
 """The GPU worker fleet's deploy steps (step-350, 351, 352, 380, 381, 999) against moto's server.
 
-moto's Auto Scaling holds groups with mixed-instances policies, lifecycle hooks, target
-tracking policies with metric math and step policies; its CloudWatch holds alarms with metric
-math and dashboards. It evaluates none of them (no alarm fires, no policy scales): the scaling
+moto's Auto Scaling holds groups with mixed-instances policies, lifecycle hooks, warm pool
+configurations, target tracking policies with metric math and step policies; its CloudWatch
+holds alarms with metric math and dashboards. It evaluates none of them (no alarm fires, no
+policy scales, no launch waits for its hook, no instance enters the warm pool): the scaling
 decision itself is pinned down by tests/unit/test_scaling.py and replayed by
-bench/bench_fleet.py. Here: what the steps create has the documented settings, a second run
-changes nothing, a changed setting changes only what it touches, validate catches drift,
-destroy removes it all.
+bench/bench_fleet.py, and a worker on a warm pool box by
+tests/integration/test_worker_lifecycle.py. What is checked here of the warm pool is its
+configuration only; moto accepts it on a Spot group, which AWS long refused (see
+config.env.example).
+Here: what the steps create has the documented settings, a second run changes nothing, a
+changed setting changes only what it touches, validate catches drift, destroy removes it all.
 
 The tests are the phases of one deployment and run in order (as in test_deploy_scripts.py,
 whose step runner they use).
@@ -81,6 +85,11 @@ def template_versions(d: Deployment) -> list[dict[str, Any]]:
     )
 
 
+def warm_pool(d: Deployment) -> dict[str, Any] | None:
+    found = d.client("autoscaling").describe_warm_pool(AutoScalingGroupName=f"{d.project}-workers")
+    return found.get("WarmPoolConfiguration") or None
+
+
 def policies(d: Deployment) -> dict[str, dict[str, Any]]:
     found = d.client("autoscaling").describe_policies(AutoScalingGroupName=f"{d.project}-workers")
     return {p["PolicyName"].removeprefix(d.project + "-"): p for p in found["ScalingPolicies"]}
@@ -122,6 +131,7 @@ def test_1_the_launch_template_has_imdsv2_an_encrypted_root_and_the_worker_setti
     user_data = base64.b64decode(data["UserData"]).decode()
     assert f"ASG_NAME={d.project}-workers" in user_data
     assert f"LIFECYCLE_HOOK_NAME={d.project}-worker-terminating" in user_data
+    assert f"LAUNCH_HOOK_NAME={d.project}-worker-launching" in user_data
     assert "IDLE_TIMEOUT_SECONDS=300" in user_data
     assert "--gpus all" in user_data and "poweroff" not in user_data
 
@@ -142,18 +152,27 @@ def test_1_the_group_is_spot_first_over_several_types_and_zones(fleet: Deploymen
         "OnDemandPercentageAboveBaseCapacity": 0,
         "SpotAllocationStrategy": "price-capacity-optimized",
     }
-    pool = d.client("autoscaling").describe_warm_pool(AutoScalingGroupName=f"{d.project}-workers")
-    assert not pool.get("WarmPoolConfiguration")  # WORKER_WARM_POOL_SIZE=0
+    assert warm_pool(d) == {  # on by default: every worker the group may run, prepared
+        "MaxGroupPreparedCapacity": 6,
+        "MinSize": 0,
+        "PoolState": "Stopped",
+        "InstanceReusePolicy": {"ReuseOnScaleIn": True},
+    }
     collected = {m["Metric"] for m in found["EnabledMetrics"]}
     assert "GroupInServiceInstances" in collected
     tags = {t["Key"]: (t["Value"], t["PropagateAtLaunch"]) for t in found["Tags"]}
     assert tags["Project"] == (d.project, True)
-    (hook,) = d.client("autoscaling").describe_lifecycle_hooks(
-        AutoScalingGroupName=f"{d.project}-workers"
-    )["LifecycleHooks"]
-    assert hook["LifecycleHookName"] == f"{d.project}-worker-terminating"
-    assert hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
-    assert (hook["HeartbeatTimeout"], hook["DefaultResult"]) == (300, "CONTINUE")
+    hooks = {
+        h["LifecycleHookName"].removeprefix(d.project + "-"): h
+        for h in d.client("autoscaling").describe_lifecycle_hooks(
+            AutoScalingGroupName=f"{d.project}-workers"
+        )["LifecycleHooks"]
+    }
+    assert {name: (h["LifecycleTransition"], h["HeartbeatTimeout"], h["DefaultResult"])
+            for name, h in hooks.items()} == {
+        "worker-terminating": ("autoscaling:EC2_INSTANCE_TERMINATING", 300, "CONTINUE"),
+        "worker-launching": ("autoscaling:EC2_INSTANCE_LAUNCHING", 900, "CONTINUE"),
+    }  # fmt: skip
 
 
 def test_1_capacity_follows_backlog_per_in_service_worker(fleet: Deployment) -> None:
@@ -231,16 +250,20 @@ def test_2_validate_passes_then_catches_drift_that_the_create_step_repairs(
     scaling.delete_lifecycle_hook(
         AutoScalingGroupName=f"{d.project}-workers", LifecycleHookName=hook
     )
+    scaling.delete_warm_pool(AutoScalingGroupName=f"{d.project}-workers", ForceDelete=True)
     d.client("cloudwatch").delete_dashboards(DashboardNames=[d.project])
     checked = d.step("352")
     assert checked.returncode != 0
     assert "DRIFT: Auto Scaling group" in checked.stderr
-    assert "DRIFT: lifecycle hook" in checked.stderr
+    assert f"DRIFT: lifecycle hook {hook}" in checked.stderr
+    assert "DRIFT: warm pool" in checked.stderr
     assert "DRIFT: dashboard" in d.step("381").stderr
     assert group(d)["MaxSize"] == 50  # validate changes nothing
+    assert warm_pool(d) is None
     repaired = d.run_ok(["350", "380"], "repair")
-    assert len(changes(repaired)) == 3, changes(repaired)
+    assert len(changes(repaired)) == 4, changes(repaired)
     assert group(d)["MaxSize"] == 6
+    assert warm_pool(d) is not None and warm_pool(d)["MaxGroupPreparedCapacity"] == 6
     d.run_ok(VALIDATE, "validate again")
 
 
@@ -252,12 +275,12 @@ def test_2_a_changed_setting_changes_only_what_it_touches(fleet: Deployment) -> 
     results = d.run_ok(["350", "351"], "changed settings")
     assert [line.split(": changed: ")[1].split(" set to ")[0] for line in changes(results)] == [
         f"launch template {d.project}-worker",
-        f"created warm pool of 2 for {d.project}-workers",
+        f"warm pool of {d.project}-workers",
         f"scaling policy {d.project}-backlog-per-worker",
     ]
-    pool = d.client("autoscaling").describe_warm_pool(AutoScalingGroupName=f"{d.project}-workers")
-    assert pool["WarmPoolConfiguration"]["PoolState"] == "Stopped"
-    assert pool["WarmPoolConfiguration"]["MinSize"] == 2
+    pool = warm_pool(d)
+    assert pool is not None and pool["MaxGroupPreparedCapacity"] == 2
+    assert (pool["PoolState"], pool["MinSize"]) == ("Stopped", 0)
     versions = template_versions(d)
     assert len(versions) == 2
     latest = max(versions, key=lambda v: v["VersionNumber"])
@@ -268,6 +291,14 @@ def test_2_a_changed_setting_changes_only_what_it_touches(fleet: Deployment) -> 
     tracking = policies(d)["backlog-per-worker"]["TargetTrackingConfiguration"]
     assert tracking["TargetValue"] == 25.0
     assert changes(d.run_ok(FLEET, "unchanged again")) == []
+    set_config(d, "WORKER_WARM_POOL_SIZE", "0")
+    (deleted,) = changes(d.run_ok(["350"], "no warm pool"))
+    assert deleted.endswith(f"deleted the warm pool of {d.project}-workers")
+    assert warm_pool(d) is None
+    d.run_ok(VALIDATE, "validate without a warm pool")
+    set_config(d, "WORKER_WARM_POOL_SIZE", "")
+    assert changes(d.run_ok(["350"], "the default warm pool again")) != []
+    assert warm_pool(d) is not None and warm_pool(d)["MaxGroupPreparedCapacity"] == 6
 
 
 def test_2_dry_run_and_bad_settings_change_nothing(fleet: Deployment) -> None:
@@ -285,6 +316,13 @@ def test_2_dry_run_and_bad_settings_change_nothing(fleet: Deployment) -> None:
     assert "WORKER_ON_DEMAND_PERCENTAGE must be 0..100, got '150'" in refused.stderr
     set_config(d, "WORKER_ON_DEMAND_PERCENTAGE", "0")
     set_config(d, "MAX_WORKERS", "6")
+    set_config(d, "WORKER_WARM_POOL_SIZE", "7")
+    refused = d.step("350")
+    assert refused.returncode != 0
+    assert "WORKER_WARM_POOL_SIZE must be a whole number from 0 to MAX_WORKERS (6)" in (
+        refused.stderr
+    )
+    set_config(d, "WORKER_WARM_POOL_SIZE", "")
 
 
 # --- phase 3: destroy ----------------------------------------------------------------------------
@@ -312,7 +350,14 @@ def test_3_destroy_removes_the_group_template_alarms_and_dashboard(fleet: Deploy
 def test_the_steps_help_names_their_settings(fleet: Deployment) -> None:
     example = (ROOT / "config.env.example").read_text()
     for number, names in {
-        "350": ("WORKER_INSTANCE_TYPES", "WORKER_ON_DEMAND_BASE", "GPU_SUBNET_IDS", "MAX_WORKERS"),
+        "350": (
+            "WORKER_INSTANCE_TYPES",
+            "WORKER_ON_DEMAND_BASE",
+            "GPU_SUBNET_IDS",
+            "MAX_WORKERS",
+            "WORKER_WARM_POOL_SIZE",
+            "WORKER_LAUNCH_TIMEOUT_SECONDS",
+        ),
         "351": ("JOBS_PER_WORKER", "BATCH_LATENCY_TARGET_SECONDS"),
         "380": ("ALARM_BREAKER_OPEN_MINUTES", "ALARM_NO_WORKER_MINUTES", "ALARM_TOPIC_ARN"),
     }.items():

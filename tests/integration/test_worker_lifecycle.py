@@ -5,7 +5,10 @@ template and a group holding one instance) and the IMDSv2 stand-in reporting tha
   protection, then removes itself with a decrement and exits;
 - a Spot notice during a long job: the job (and the prefetched one) is back on the queue at
   once and a second worker finishes it, one transcript each;
-- a Spot notice during a short job (the real tiny.en): it finishes, then the worker leaves.
+- a Spot notice during a short job (the real tiny.en): it finishes, then the worker leaves;
+- a box initializing for the warm pool (``Warmed:Stopped``): the real ``python -m batch_worker``
+  loads the model, takes no job, and transcribes the waiting one once the box is
+  ``InService``; ``Warmed:Terminated`` instead: it leaves without one.
 
 moto does not implement ``CompleteLifecycleAction`` (its server answers 500): the worker logs
 that failure, and these tests assert the call was made with the right arguments and that the
@@ -14,7 +17,9 @@ failure was logged, not hidden.
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +39,7 @@ from tests.conftest import unique
 from tests.server.harness import silent_wav
 from tests.stand_ins.imds import ImdsStandIn
 from tests.support.jobs import enqueue, queue_counts, upload_job
+from tests.support.processes import spawn, stop
 from transcription.inference.engines.base import TranscribeOptions
 from transcription.settings import AwsSettings, EngineSettings, StorageSettings
 from transcription.transcript import Segment, Transcript
@@ -476,3 +482,110 @@ def test_a_run_that_ends_by_itself_drops_the_protection_and_stays_in_the_group(
     instance = group.instance()
     assert instance is not None and instance["ProtectedFromScaleIn"] is False
     assert group.desired() == 1
+
+
+# --- the warm pool: the real worker process ----------------------------------------------
+WARM_START_TIMEOUT = 90.0  # import + model load on a busy machine
+
+
+def log_lines(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text() if path.exists() else ""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def said(path: Path, text: str) -> bool:
+    return any(text in line["message"] for line in log_lines(path))
+
+
+@pytest.fixture
+def warm_box(
+    group: Group, imds: ImdsStandIn, bucket: str, queue_url: str, tmp_path: Path
+) -> Iterator[Callable[[str], tuple[Any, Path]]]:
+    """``warm_box("Warmed:Stopped")``: ``python -m batch_worker --once`` on the group's box,
+    whose metadata says that state (then what the test sets in ``imds.lifecycle_state``),
+    returned once the worker has loaded its model and said it is prepared."""
+    imds.follow = None
+    started: list[Any] = []
+    log_path = tmp_path / "worker.log"
+
+    def start(pool_state: str) -> tuple[Any, Path]:
+        imds.lifecycle_state = pool_state
+        env = {
+            "QUEUE_URL": queue_url,
+            "DLQ_URL": queue_url,
+            "AUDIO_BUCKET": bucket,
+            "WAIT_TIME_SECONDS": "1",
+            "CPU_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+            "ASG_NAME": group.name,
+            "LIFECYCLE_HOOK_NAME": group.hook,
+            "LAUNCH_HOOK_NAME": "worker-launching",
+            "IMDS_ENDPOINT": imds.url,
+            "IMDS_POLL_SECONDS": "0.2",
+        }
+        process = spawn(
+            [sys.executable, "-m", "batch_worker", "--once"], env=env, log_path=log_path
+        )
+        started.append(process)
+        wait_until(lambda: said(log_path, "prepared, taking no job"), WARM_START_TIMEOUT, "ready")
+        return process, log_path
+
+    yield start
+    for process in started:
+        stop(process)
+
+
+@pytest.mark.parametrize("pool_state", ["Warmed:Stopped", "Warmed:Running", "Warmed:Hibernated"])
+def test_a_warm_pool_box_takes_no_job_until_in_service_then_transcribes_it_once(
+    warm_box: Callable[[str], tuple[Any, Path]],
+    imds: ImdsStandIn,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queue_url: str,
+    samples: dict[str, Path],
+    sample_scripts: dict[str, str],
+    pool_state: str,
+) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    job = upload_job(s3, bucket, "audio/warm/one.wav", samples["one"])
+    enqueue(sqs, queue_url, job)
+    # Model loaded, warm pool state seen: prepared, the launch hook completed (moto has no
+    # CompleteLifecycleAction: the attempt fails and is logged), and no job taken.
+    process, log_path = warm_box(pool_state)
+    seen = imds.served["/latest/meta-data/autoscaling/target-lifecycle-state"]
+    wait_until(
+        lambda: imds.served["/latest/meta-data/autoscaling/target-lifecycle-state"] >= seen + 10,
+        10,
+        "the worker asking again while it waits",
+    )  # about 2 s more of waiting: 10 long polls' worth with WAIT_TIME_SECONDS=1
+    assert process.poll() is None
+    assert queue_counts(sqs, queue_url) == (1, 0)  # nothing received: the job still visible
+    assert not said(log_path, "worker started")
+    assert said(log_path, "CompleteLifecycleAction failed")
+
+    imds.lifecycle_state = "InService"  # the group starts the box for a scale-out
+    assert process.wait(120) == 0, log_path.read_text()
+    assert said(log_path, "target lifecycle state InService: taking jobs")
+    assert queue_counts(sqs, queue_url) == (0, 0)
+    assert versions(s3, bucket, job.output_key) == 1  # transcribed once
+    transcript = json.loads(s3.get_object(Bucket=bucket, Key=job.output_key)["Body"].read())
+    assert sample_scripts["one"].split()[0].lower().strip(".,") in transcript["text"].lower()
+
+
+def test_a_warm_pool_box_terminated_while_it_waits_leaves_without_a_job(
+    warm_box: Callable[[str], tuple[Any, Path]],
+    imds: ImdsStandIn,
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queue_url: str,
+    samples: dict[str, Path],
+) -> None:
+    enqueue(sqs, queue_url, upload_job(s3, bucket, "audio/warm/two.wav", samples["two"]))
+    process, log_path = warm_box("Warmed:Stopped")
+    imds.lifecycle_state = "Warmed:Terminated"  # the pool shrinks (MAX_WORKERS lowered)
+    assert process.wait(30) == 0, log_path.read_text()
+    assert said(log_path, "target lifecycle state Warmed:Terminated before the first job")
+    assert not said(log_path, "worker started")
+    assert queue_counts(sqs, queue_url) == (1, 0)  # the job waits for another worker

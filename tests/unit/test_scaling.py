@@ -37,12 +37,21 @@ def test_the_target_follows_the_latency_target_and_the_job_time() -> None:
     assert backlog_target(10, 60) == 1  # a job longer than the target: one at a time
 
 
+def test_the_target_leaves_time_for_a_new_worker_to_start() -> None:
+    # The same, when a worker asked for takes its first job 2 minutes later (the alarm's
+    # minute, a warm start) or 5 minutes later (a cold boot).
+    assert backlog_target(900, 30, startup_seconds=120) == 26
+    assert backlog_target(900, 30, startup_seconds=300) == 20
+    assert backlog_target(900, 30, startup_seconds=2000) == 1  # never below one job
+
+
 @pytest.mark.parametrize(
     ("call", "field"),
     [
         (lambda: desired_capacity(5, 1, 0, 3), "JOBS_PER_WORKER"),
         (lambda: desired_capacity(5, 1, 10, -1), "MAX_WORKERS"),
         (lambda: backlog_target(0, 30), "BATCH_LATENCY_TARGET_SECONDS"),
+        (lambda: backlog_target(900, 30, -1), "startup seconds"),
     ],
 )
 def test_bad_settings_are_named(call: object, field: str) -> None:
