@@ -26,7 +26,8 @@
 # 0, MaxGroupPreparedCapacity WORKER_WARM_POOL_SIZE (empty: MAX_WORKERS), so with no work
 # every worker the group may run waits stopped and initialized; WORKER_WARM_POOL_SIZE=0
 # deletes it. A worker on a box initializing for the pool (target lifecycle state Warmed:*)
-# takes no job until the box is InService.
+# takes no job until the box is InService. If AWS refuses the default pool on this Spot
+# group, the step warns, records WORKER_WARM_POOL_REFUSED and goes on without it.
 # Only what differs is changed: a second run changes nothing.
 #
 # Inputs:  config.env (WORKER_REPOSITORY_URI, IMAGE_TAG, WORKER_SECURITY_GROUP_ID,

@@ -264,13 +264,16 @@ derive_jobs_api_names() {
 }
 
 # --- the AWS CLI ----------------------------------------------------------------------------
-AWS_CLI=""
-# Pick the AWS CLI and write the AWS config file it reads: the caller's own config file
-# (AWS_CONFIG_FILE or ~/.aws/config, if any) with `cli_follow_urlparam = false` added to every
-# profile, under .local/aws/config. Local mode without credentials gets moto's dummy ones.
+AWS_CLI=${AWS_CLI:-}
+# Pick the AWS CLI (AWS_CLI if set, else .venv's, else the one on PATH) and write the AWS
+# config file it reads: the caller's own config file (AWS_CONFIG_FILE or ~/.aws/config, if
+# any) with `cli_follow_urlparam = false` added to every profile, under .local/aws/config.
+# Local mode without credentials gets moto's dummy ones.
 prepare_aws_cli() {
   local target="$ROOT_DIR/.local/aws/config"
-  if [[ -x $ROOT_DIR/.venv/bin/aws ]]; then
+  if [[ -n $AWS_CLI ]]; then
+    [[ -x $AWS_CLI ]] || die "AWS_CLI=$AWS_CLI is not an executable file"
+  elif [[ -x $ROOT_DIR/.venv/bin/aws ]]; then
     AWS_CLI="$ROOT_DIR/.venv/bin/aws"
   else
     AWS_CLI="$(type -P aws)" || AWS_CLI=""

@@ -56,6 +56,9 @@ fleet_template_env() {
   [[ $MAX_WORKERS =~ ^[0-9]+$ ]] || die "MAX_WORKERS must be a whole number, got '$MAX_WORKERS'"
   [[ $JOBS_PER_WORKER =~ ^[1-9][0-9]*$ ]] || die "JOBS_PER_WORKER must be a whole number ≥ 1, got '$JOBS_PER_WORKER'"
   WARM_POOL_PREPARED=${WORKER_WARM_POOL_SIZE:-$MAX_WORKERS}
+  if [[ -z ${WORKER_WARM_POOL_SIZE:-} && -n ${WORKER_WARM_POOL_REFUSED:-} ]]; then
+    WARM_POOL_PREPARED=0 # the default pool, refused by AWS for this group (ensure_warm_pool)
+  fi
   if [[ ! $WARM_POOL_PREPARED =~ ^[0-9]+$ ]] || ((WARM_POOL_PREPARED > MAX_WORKERS)); then
     die "WORKER_WARM_POOL_SIZE must be a whole number from 0 to MAX_WORKERS ($MAX_WORKERS) or empty (MAX_WORKERS), got '$WORKER_WARM_POOL_SIZE'"
   fi
@@ -211,7 +214,7 @@ ensure_warm_pool() {
     --query WarmPoolConfiguration
   if ((WARM_POOL_PREPARED == 0)); then
     if [[ $AWS_OUT == null ]]; then
-      unchanged "no warm pool (WORKER_WARM_POOL_SIZE=0)"
+      unchanged "no warm pool (${WORKER_WARM_POOL_SIZE:+WORKER_WARM_POOL_SIZE=0}${WORKER_WARM_POOL_REFUSED:+refused by AWS: WORKER_WARM_POOL_REFUSED=$WORKER_WARM_POOL_REFUSED})"
     elif is_check; then
       drift "group $WORKER_GROUP_NAME has a warm pool, WORKER_WARM_POOL_SIZE is 0"
     else
@@ -225,11 +228,28 @@ ensure_warm_pool() {
   local put=(aws_do autoscaling put-warm-pool --auto-scaling-group-name "$WORKER_GROUP_NAME"
     --pool-state Stopped --min-size 0 --max-group-prepared-capacity "$WARM_POOL_PREPARED"
     --instance-reuse-policy ReuseOnScaleIn=true)
-  if [[ $AWS_OUT == null ]]; then
+  if [[ $AWS_OUT == null && -z ${WORKER_WARM_POOL_SIZE:-} ]] && ! is_check; then
+    put_default_warm_pool "${put[@]:1}"
+  elif [[ $AWS_OUT == null ]]; then
     missing "warm pool of up to $WARM_POOL_PREPARED prepared workers for $WORKER_GROUP_NAME" "${put[@]}"
   else
     COMPARE=json_covers reconcile "warm pool of $WORKER_GROUP_NAME" "$AWS_OUT" "$want" "${put[@]}"
   fi
+}
+
+# put_default_warm_pool PUT_WARM_POOL_ARGS...: the default warm pool (WORKER_WARM_POOL_SIZE
+#   empty) is asked for, not required. AWS has refused warm pools on groups with a mixed
+#   instances policy or Spot (PutWarmPool's ValidationError); then the workers cold-boot, the
+#   refusal is recorded as WORKER_WARM_POOL_REFUSED (so later runs and step-352 expect no
+#   pool) and the step goes on. Clear it to ask again; a size set by hand is required.
+put_default_warm_pool() {
+  if aws_change ValidationError "$@"; then
+    changed "created warm pool of up to $WARM_POOL_PREPARED prepared workers for $WORKER_GROUP_NAME"
+    return 0
+  fi
+  log_warn "AWS refused a warm pool on $WORKER_GROUP_NAME (ValidationError: a Spot or mixed instances group?): workers cold-boot (bench/bench_fleet.py: more idle GPU time); recorded WORKER_WARM_POOL_REFUSED, clear it to ask again"
+  set_config WORKER_WARM_POOL_REFUSED "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  WARM_POOL_PREPARED=0
 }
 
 # The desired state of step-350.

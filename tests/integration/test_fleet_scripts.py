@@ -22,6 +22,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -323,6 +324,54 @@ def test_2_dry_run_and_bad_settings_change_nothing(fleet: Deployment) -> None:
         refused.stderr
     )
     set_config(d, "WORKER_WARM_POOL_SIZE", "")
+
+
+def refusing_aws_cli(d: Deployment) -> Path:
+    """A stand-in for AWS refusing a warm pool on this Spot, mixed instances group (AWS's
+    PutWarmPool documents the refusal; moto accepts the pool): the real CLI for every call but
+    put-warm-pool, which fails with the ValidationError AWS sends."""
+    shim = d.config.parent / "aws-refusing-warm-pools"
+    shim.write_text(
+        "#!/usr/bin/env bash\n"
+        "for arg; do\n"
+        "  if [[ $arg == put-warm-pool ]]; then\n"
+        "    echo 'An error occurred (ValidationError) when calling the PutWarmPool operation:"
+        " You cannot add a warm pool to an Auto Scaling group that has a mixed instances policy"
+        " or a launch template that requests Spot Instances.' >&2\n"
+        "    exit 254\n"
+        "  fi\n"
+        "done\n"
+        f'exec {ROOT / ".venv" / "bin" / "aws"} "$@"\n'
+    )
+    shim.chmod(0o755)
+    return shim
+
+
+def test_2_a_refused_default_warm_pool_is_recorded_and_the_fleet_goes_on_without(
+    fleet: Deployment,
+) -> None:
+    d = fleet
+    scaling = d.client("autoscaling")
+    scaling.delete_warm_pool(AutoScalingGroupName=f"{d.project}-workers", ForceDelete=True)
+    set_config(d, "AWS_CLI", str(refusing_aws_cli(d)))
+    refused = d.run_ok(["350"], "the default pool refused")
+    assert f"AWS refused a warm pool on {d.project}-workers" in refused[0].stderr
+    assert d.values()["WORKER_WARM_POOL_REFUSED"] != ""
+    assert warm_pool(d) is None
+    set_config(d, "AWS_CLI", "")
+    assert changes(d.run_ok(["350"], "refused: unchanged")) == []  # it does not ask again
+    d.run_ok(VALIDATE, "validate: no pool expected after the refusal")
+    set_config(d, "AWS_CLI", str(refusing_aws_cli(d)))
+    set_config(d, "WORKER_WARM_POOL_SIZE", "2")  # a size set by hand is required
+    stopped = d.step("350")
+    assert stopped.returncode != 0 and "ValidationError" in stopped.stderr
+    set_config(d, "AWS_CLI", "")
+    set_config(d, "WORKER_WARM_POOL_SIZE", "")
+    d.record("WORKER_WARM_POOL_REFUSED", "")  # cleared: the default pool is asked for again
+    d.run_ok(["350"], "the default pool again")
+    pool = warm_pool(d)
+    assert pool is not None and pool["MaxGroupPreparedCapacity"] == 6
+    d.run_ok(VALIDATE, "validate with the pool")
 
 
 # --- phase 3: destroy ----------------------------------------------------------------------------
