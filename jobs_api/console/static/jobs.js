@@ -122,8 +122,7 @@
 
   function jobRow(job) {
     const link = el("a", { href: `/console/jobs/${encodeURIComponent(job.job_id)}` });
-    link.append(el("code", {}, job.job_id.slice(0, 12)));
-    link.setAttribute("aria-label", `Job ${job.job_id}`);
+    link.append(el("code", {}, job.job_id));
     const status = el("td", { className: "status" });
     const progress = el("progress", { max: 1, value: 0 });
     progress.setAttribute("aria-label", `Progress of job ${job.job_id}`);

@@ -6,7 +6,7 @@
   const { api, el, svg } = Console;
   const WIDTH = 640;
   const HEIGHT = 400;
-  const PAD = { left: 70, right: 20, top: 20, bottom: 50 };
+  const PAD = { left: 90, right: 20, top: 20, bottom: 50 };
   let timer = null;
   let choicesFilled = false;
 
@@ -89,7 +89,9 @@
     }
     const xTitle = svg("text", { class: "axis-title", x: (WIDTH + PAD.left) / 2, y: HEIGHT - 10, "text-anchor": "middle" });
     xTitle.textContent = "tasks per month";
-    parts.push(xTitle);
+    const yTitle = svg("text", { class: "axis-title", x: 14, y: HEIGHT / 2, "text-anchor": "middle", transform: `rotate(-90 14 ${HEIGHT / 2})` });
+    yTitle.textContent = "cost per month (USD)";
+    parts.push(xTitle, yTitle);
     root.replaceChildren(...parts);
     document.getElementById("chart-desc").textContent = data.crossover
       ? `Self-hosting gets cheaper than managed at ${data.crossover.tasks_per_month.toLocaleString("en-US")} tasks a month (${usd(data.crossover.usd)} a month).`
