@@ -23,18 +23,22 @@ import os
 import re
 import shutil
 import time
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Playwright, sync_playwright
 
 from local_stack.banner import banner
 from local_stack.jobs_client import JobsClient
 from local_stack.stack import Stack
+from tests.support.conversation import converse
 from tests.support.speech import speak
+from transcription.inference.audio import SAMPLE_RATE
 
 pytestmark = pytest.mark.slow
 
@@ -47,10 +51,8 @@ CHROMIUM_ARGS = [
 ]
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 JOB_TIMEOUT_MS = 180_000
-PHRASES = {
-    "weather.wav": "The weather will be cold tonight, so bring a warm coat to the office.",
-    "library.wav": "The new library opens next month, with a reading room for children.",
-}
+NAME, PHRASE = "library.wav", "The new library opens next month, with a reading room for children."
+MEETING = "meeting.wav"  # two espeak-ng voices taking turns
 XSS_NAME = "<img src=x onerror=alert(1)>.wav"
 
 
@@ -117,8 +119,16 @@ def browsing(
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One voice reading a phrase, and two voices taking turns (diarized: two speakers)."""
     folder = tmp_path_factory.mktemp("console-clips")
-    return {name: speak("en", folder / name, text) for name, text in PHRASES.items()}
+    talk = converse(folder, speakers=2, turns=4)
+    meeting = folder / MEETING
+    with wave.open(str(meeting), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes((np.clip(talk.samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return {NAME: speak("en", folder / NAME, PHRASE), MEETING: meeting}
 
 
 def drop_files(page: Page, paths: list[Path], names: list[str] | None = None) -> None:
@@ -160,6 +170,7 @@ def uploaded(browsing: Browsing, clips: dict[str, Path]) -> Iterator[Uploaded]:
     page.select_option("#model", "tiny.en")
     page.select_option("#language", "en")
     page.select_option("#priority", "high")
+    page.check("#diarize")
     page.click("#start-job")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.file-state')]"
@@ -198,14 +209,14 @@ def test_make_up_prints_the_console_url_and_a_key_that_signs_in(stack: Stack) ->
 
 
 def test_two_dropped_files_become_one_job_that_succeeds_live(
-    uploaded: Uploaded, stack: Stack
+    uploaded: Uploaded, stack: Stack, clips: dict[str, Path]
 ) -> None:
     assert uploaded.upload_progress == [1, 1] and uploaded.upload_states == ["uploaded"] * 2
     assert uploaded.statuses_seen[-1] == "succeeded", uploaded.statuses_seen
     assert len(uploaded.statuses_seen) >= 2, "the status changed on the page, live"
     assert uploaded.same_document, "the page was never reloaded"
     job = JobsClient(stack.jobs_api_url, stack.console_key).job(uploaded.job_id)
-    assert sorted(item["id"] for item in job["items"]) == sorted(PHRASES)
+    assert sorted(item["id"] for item in job["items"]) == sorted(clips)
     assert job["priority"] == "high" and job["progress"]["succeeded"] == 2
 
 
@@ -215,14 +226,16 @@ def test_the_transcript_follows_the_audio_and_downloads_the_apis_srt(
     context = browsing.context()
     page = browsing.open(context, f"/jobs/{uploaded.job_id}")
     page.wait_for_selector("#viewer", state="visible")
-    page.wait_for_selector("#transcript .word")
+    page.wait_for_selector("#transcript .word")  # the first item's, opened at once
+    page.click(f"button[aria-label='Show the transcript of {NAME}']")
+    page.wait_for_selector(f"#viewer[data-item='{NAME}']")
     assert page.text_content("#viewer-language") == "en"
     assert page.text_content("#job-status") == "succeeded"
     text = " ".join(
         page.eval_on_selector_all("#transcript .word", "w => w.map(x => x.textContent)")
     )
     item = page.text_content("#viewer-item") or ""
-    assert any(word in text.lower() for word in ("weather", "library", "coat", "children")), text
+    assert any(word in text.lower() for word in ("library", "month", "children")), text
     page.wait_for_function("() => document.getElementById('audio').readyState >= 2")
 
     page.evaluate("document.getElementById('audio').play()")
@@ -254,6 +267,26 @@ def test_the_transcript_follows_the_audio_and_downloads_the_apis_srt(
     assert downloaded == httpx.get(srt, timeout=30).text
     assert downloaded.startswith("1\n00:00:")
     assert not browsing.errors
+    context.close()
+
+
+def test_speakers_are_labelled_in_their_own_colours(browsing: Browsing, uploaded: Uploaded) -> None:
+    context = browsing.context()
+    page = browsing.open(context, f"/jobs/{uploaded.job_id}")
+    page.click(f"button[aria-label='Show the transcript of {MEETING}']")
+    page.wait_for_selector(f"#viewer[data-item='{MEETING}']")
+    page.wait_for_selector("#transcript .speaker")
+    labels = page.eval_on_selector_all(
+        "#transcript .speaker",
+        "spans => spans.map(s => [s.textContent, s.className,"
+        " getComputedStyle(s).backgroundColor])",
+    )
+    by_speaker = {text: (cls, colour) for text, cls, colour in labels}
+    assert set(by_speaker) == {"SPEAKER_00", "SPEAKER_01"}, labels
+    assert by_speaker["SPEAKER_00"][0] == "speaker speaker-0"
+    assert by_speaker["SPEAKER_01"][0] == "speaker speaker-1"
+    assert by_speaker["SPEAKER_00"][1] != by_speaker["SPEAKER_01"][1]
+    browsing.shot(page, "speakers")
     context.close()
 
 

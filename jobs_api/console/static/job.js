@@ -10,6 +10,7 @@
   let shown = null; // the item whose transcript is shown: {id, results}
   let words = []; // [{start, end, node}] in time order
   let current = null;
+  let opening = 0;
 
   function clock(value) {
     const total = Math.max(0, Number(value) || 0);
@@ -65,11 +66,16 @@
   }
 
   async function openItem(itemId) {
+    const viewer = document.getElementById("viewer");
+    viewer.dataset.item = "";
+    viewer.setAttribute("aria-busy", "true");
+    const token = ++opening; // a later click wins over an earlier one still loading
     const results = await api("GET", `/v1/jobs/${encodeURIComponent(jobId)}/results`);
     const item = results.items.find((i) => i.id === itemId);
     if (!item || !item.results.json) return;
     const response = await fetch(item.results.json.url, { credentials: "omit" });
     const transcript = await response.json();
+    if (token !== opening) return;
     shown = item;
     document.getElementById("viewer-item").textContent = item.id;
     document.getElementById("viewer-language").textContent = transcript.language || "unknown";
@@ -86,7 +92,9 @@
     const audio = document.getElementById("audio");
     if (item.audio) audio.src = item.audio.url;
     renderTranscript(transcript);
-    document.getElementById("viewer").hidden = false;
+    viewer.hidden = false;
+    viewer.removeAttribute("aria-busy");
+    viewer.dataset.item = item.id; // shown and ready
   }
 
   function renderTranscript(transcript) {
