@@ -248,7 +248,10 @@ class Stack:
             "-p",
             str(self.settings.moto_port),
         ]
-        self._launch("moto", args, ready_url=f"{self.endpoint}/moto-api/")
+        # Without this moto's server answers every origin's CORS preflight itself; with it
+        # the buckets' CORS rules decide, as on AWS (allow_console_uploads sets the rule).
+        cors = {"MOTO_DISABLE_GLOBAL_CORS": "true"}
+        self._launch("moto", args, ready_url=f"{self.endpoint}/moto-api/", env=cors)
 
     def deploy(self) -> None:
         """Run the local deploy steps; the first failure raises StackError."""
@@ -287,9 +290,15 @@ class Stack:
             )
         self.start_service(name, wait=False)
 
-    def _launch(self, name: str, args: list[str], ready_url: str | None = None) -> None:
+    def _launch(
+        self,
+        name: str,
+        args: list[str],
+        ready_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.say(f"  start: {name}")
-        process = spawn(args, env=self.env, log_path=self.log_path(name))
+        process = spawn(args, env={**self.env, **(env or {})}, log_path=self.log_path(name))
         self.processes[name] = process
         self._write_state()
         if ready_url:

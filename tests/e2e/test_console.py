@@ -377,6 +377,20 @@ def test_the_browser_gets_the_strict_policy(browsing: Browsing, stack: Stack) ->
     context.close()
 
 
+def test_the_local_bucket_lets_the_console_in_and_no_other_origin(stack: Stack) -> None:
+    """moto runs with its global CORS off: the bucket's rule decides, as on AWS."""
+    url = f"{stack.endpoint}/{stack.env['AUDIO_BUCKET']}/audio/jobs/x/y.wav"
+
+    def preflight(origin: str) -> httpx.Response:
+        headers = {"Origin": origin, "Access-Control-Request-Method": "PUT"}
+        return httpx.options(url, headers=headers, timeout=10)
+
+    allowed = preflight(stack.jobs_api_url)
+    assert allowed.headers.get("access-control-allow-origin") == stack.jobs_api_url
+    assert "PUT" in allowed.headers.get("access-control-allow-methods", "")
+    assert "access-control-allow-origin" not in preflight("http://localhost:1").headers
+
+
 def test_the_key_is_in_no_url_log_line_or_local_storage(
     browsing: Browsing, uploaded: Uploaded, stack: Stack
 ) -> None:
