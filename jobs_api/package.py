@@ -4,6 +4,7 @@ step-370 deploys it as ``$PROJECT_NAME-jobs-api`` (``jobs_api.handler.api_handle
 ``-jobs-tracker`` and ``-jobs-webhooks``. It holds:
 
 - ``jobs_api/`` without the local-only modules: this builder and ``__main__`` (uvicorn);
+  with the web console's JavaScript and CSS (``jobs_api/console/static/``);
 - the light core (``transcription/`` without ``transcription.inference``), as in the router's;
 - what ``jobs_api`` imports: fastapi (with starlette, pydantic and its compiled
   pydantic-core, anyio...), mangum, standardwebhooks, tenacity and boto3, every one at the
@@ -67,7 +68,8 @@ def build(
 
 def _copy_sources(tree: Path) -> None:
     package = ROOT / "jobs_api"
-    for source in sorted(files_under(package, "*.py")):
+    shipped = [*files_under(package, "*.py"), *files_under(package / "console" / "static")]
+    for source in sorted(shipped):
         relative = source.relative_to(package)
         if relative.as_posix() in LOCAL_ONLY:
             continue

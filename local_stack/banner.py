@@ -52,6 +52,8 @@ Smart Transcription Router is running locally.
   API key              {key}
   jobs API             {stack.jobs_api_url}   (docs: {stack.jobs_api_url}/docs)
   jobs admin key       {env["JOBS_ADMIN_KEY"]}
+  web console          {stack.console_url}
+  console API key      {stack.console_key}   (paste it into the sign-in field)
   logs                 {stack.logs}/
 
 Upload audio; the router sends it to the server, or to the queue when the server is busy:

@@ -28,6 +28,7 @@ import boto3
 
 from local_stack.exceptions import StackError
 from local_stack.files import write_atomically
+from local_stack.jobs_client import JobsClient
 from local_stack.processes import ROOT, port_in_use, spawn, stop, wait_until_ready
 from local_stack.settings import LocalSettings
 from transcription.aws import make_client
@@ -61,6 +62,7 @@ SERVICES = {
 }
 READY_PATHS = {"server": "/health", "jobs-api": "/v1/health"}
 ADMIN_KEY_FILE = "jobs-admin-key"
+CONSOLE_OWNER = "console"  # the owner of the key `make up` issues for the web console
 
 
 def read_config(path: Path) -> dict[str, str]:
@@ -88,6 +90,7 @@ class Stack:
         default_factory=lambda: {name: [sys.executable, "-m", m] for name, m in SERVICES.items()}
     )
     restarts: dict[str, int] = field(default_factory=dict)  # by the supervisor, per service
+    console_key: str | None = None  # issued at start-up for the web console (jobs:read+write)
 
     # --- paths -------------------------------------------------------------------------
     @property
@@ -160,8 +163,34 @@ class Stack:
         self.deploy()
         self.env.update(read_config(self.config_file))
         self.env.update(self._process_env())
+        self.allow_console_uploads()
         for name in self.commands:
             self.start_service(name)
+        if "jobs-api" in self.commands:
+            self.console_key = JobsClient(self.jobs_api_url, self.admin_key).issue_key(
+                CONSOLE_OWNER
+            )["key"]
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.jobs_api_url}/console"
+
+    def allow_console_uploads(self) -> None:
+        """A CORS rule on the local buckets: the console (the jobs API's origin) PUTs uploads
+        to presigned URLs and GETs transcripts and audio from moto's, another origin. On AWS
+        the bucket's CORS rule comes from the deploy steps."""
+        s3 = self.client("s3")
+        origins = [self.jobs_api_url, f"http://localhost:{self.settings.jobs_api_port}"]
+        rule = {
+            "AllowedOrigins": origins,
+            "AllowedMethods": ["GET", "PUT", "HEAD"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 600,
+        }
+        buckets = {self.env["AUDIO_BUCKET"], self.env.get("TRANSCRIPT_BUCKET") or ""} - {""}
+        for bucket in sorted(buckets):
+            s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
 
     def _base_env(self) -> dict[str, str]:
         s = self.settings
@@ -219,7 +248,10 @@ class Stack:
             "-p",
             str(self.settings.moto_port),
         ]
-        self._launch("moto", args, ready_url=f"{self.endpoint}/moto-api/")
+        # Without this moto's server answers every origin's CORS preflight itself; with it
+        # the buckets' CORS rules decide, as on AWS (allow_console_uploads sets the rule).
+        cors = {"MOTO_DISABLE_GLOBAL_CORS": "true"}
+        self._launch("moto", args, ready_url=f"{self.endpoint}/moto-api/", env=cors)
 
     def deploy(self) -> None:
         """Run the local deploy steps; the first failure raises StackError."""
@@ -258,9 +290,15 @@ class Stack:
             )
         self.start_service(name, wait=False)
 
-    def _launch(self, name: str, args: list[str], ready_url: str | None = None) -> None:
+    def _launch(
+        self,
+        name: str,
+        args: list[str],
+        ready_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.say(f"  start: {name}")
-        process = spawn(args, env=self.env, log_path=self.log_path(name))
+        process = spawn(args, env={**self.env, **(env or {})}, log_path=self.log_path(name))
         self.processes[name] = process
         self._write_state()
         if ready_url:

@@ -23,6 +23,7 @@ __all__ = [
     "KeyList",
     "KeyView",
     "OptionsIn",
+    "PlanIn",
     "Progress",
     "ResultLink",
     "Results",
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
-Format = Literal["json", "txt", "srt", "vtt"]
+Format = Literal["json", "txt", "srt", "vtt", "tsv"]
 Scope = Literal["jobs:write", "jobs:read", "admin"]
 HARD_MAX_ITEMS = 10_000  # the schema's bound; JOBS_MAX_ITEMS sets the one enforced
 SOURCES = ("audio_url", "audio_base64", "upload", "text")
@@ -165,6 +166,9 @@ class ItemResults(BaseModel):
     id: str
     status: str
     results: dict[str, ResultLink] = {}
+    audio: ResultLink | None = Field(
+        None, description="The item's audio (an upload, inline or s3:// item), to play it."
+    )
     error: dict[str, Any] | None = None
 
 
@@ -199,6 +203,25 @@ class KeyIssued(KeyView):
 
 class KeyList(BaseModel):
     keys: list[KeyView]
+
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,100}$")]
+
+
+class PlanIn(_Strict):
+    """The capacity planner's inputs (``transcription-router plan``'s options)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    tasks_per_month: float = Field(gt=0, le=1e9)
+    minutes_per_task: float = Field(gt=0, le=24 * 60, description="Mean audio minutes.")
+    peak_ratio: float = Field(3.0, ge=1, le=24, description="Busiest hour's rate / the mean.")
+    latency_target_seconds: float = Field(3600.0, gt=0, le=30 * 24 * 3600)
+    model: Name = "large-v3"
+    instance_type: Name = "g5.xlarge"
+    spot_share: float = Field(0.8, ge=0, le=1)
+    summary_share: float = Field(0.0, ge=0, le=1)
+    longest_task_minutes: float | None = Field(None, gt=0, le=24 * 60)
 
 
 class HealthResponse(BaseModel):

@@ -3,12 +3,13 @@
 #   espeak-ng         speaks the multilingual test samples (tests/support/speech.py)
 #   apertium          the local text translator (transcription/translation/apertium.py)
 #   apertium-eng-spa  its English<->Spanish pair (modes eng-spa, spa-eng)
+#   chromium          the browser the console's end-to-end tests drive (tests/e2e/test_console.py)
 # A package counts as installed when dpkg says so (apertium without its pair is not enough);
 # without dpkg (not Debian) the programs and the pair's mode are looked for instead.
 # As root it installs what is missing with apt-get; otherwise it names the command to run.
 set -o errexit -o nounset -o pipefail
 
-PACKAGES=(espeak-ng apertium apertium-eng-spa)
+PACKAGES=(espeak-ng apertium apertium-eng-spa chromium)
 
 # installed PACKAGE: true when PACKAGE is installed (dpkg), or its program/mode is there.
 installed() {

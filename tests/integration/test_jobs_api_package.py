@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs_api.console.routes import assets
 from jobs_api.package import build
 from lambda_router.package import CORE, light_core
 
@@ -38,6 +39,8 @@ def test_the_zip_holds_the_shipped_modules_and_runtime_wheels(built: tuple[Path,
     assert not {"uvicorn", "numpy", "av", "faster_whisper", "httpx", "pytest", "moto"} & top
     assert "jobs_api/handler.py" in names and "jobs_api/webhooks/sender.py" in names
     assert "jobs_api/package.py" not in names and "jobs_api/__main__.py" not in names
+    static = sorted(n for n in names if n.startswith("jobs_api/console/static/"))
+    assert static == sorted(f"jobs_api/console/static/{name}" for name in assets())
     core = sorted(n.removeprefix("transcription/") for n in names if n.startswith("transcription/"))
     assert core == sorted(p.relative_to(CORE).as_posix() for p in light_core())
     assert "diarization/turns.py" in core and not any(n.startswith("inference/") for n in core)

@@ -50,6 +50,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 Status = Literal["queued", "running", "succeeded", "partially_failed", "failed", "canceled"]
 Cursor = Annotated[str | None, Query(max_length=2048)]
 Limit = Annotated[int | None, Query(ge=1, le=1000)]
+AUDIO_SOURCES = frozenset({"s3", "base64", "upload"})  # items with audio to play (not text)
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="As POST /v1/jobs returned it.")]
 
 
@@ -142,7 +143,7 @@ async def get_job(
     "/{job_id}/results",
     response_model=Results,
     responses=NOT_FOUND,
-    summary="Presigned GET URLs of each item's results, per format",
+    summary="Presigned GET URLs of each item's results, per format, and of its audio",
 )
 async def get_results(
     job_id: JobId, key: ReaderDep, state: StateDep, cursor: Cursor = None, limit: Limit = None
@@ -164,9 +165,9 @@ def _results(state: AppState, job: StoredJob, task: StoredTask) -> ItemResults:
     seconds = state.settings.jobs_url_seconds
     bucket = state.settings.storage.output_bucket
 
-    def link(object_key: str) -> ResultLink:
+    def link(object_key: str, in_bucket: str = bucket) -> ResultLink:
         url = state.s3.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": object_key}, ExpiresIn=seconds
+            "get_object", Params={"Bucket": in_bucket, "Key": object_key}, ExpiresIn=seconds
         )
         return ResultLink(url=url, expires_at=expires_at(seconds))
 
@@ -179,7 +180,10 @@ def _results(state: AppState, job: StoredJob, task: StoredTask) -> ItemResults:
         links = {fmt: link(sidecar_key(found, fmt)) for fmt in formats}
     elif task.status == "failed":
         links = {"error": link(task.result_key or error_key(task.output_key))}
-    return ItemResults(id=task.item_id, status=task.status, results=links, error=task.error)
+    audio = link(task.input_key, task.input_bucket) if task.source in AUDIO_SOURCES else None
+    return ItemResults(
+        id=task.item_id, status=task.status, results=links, audio=audio, error=task.error
+    )
 
 
 @router.delete(
