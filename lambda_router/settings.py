@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from transcription.exceptions import SettingsError
+from transcription.managed.settings import OverflowSettings
 from transcription.settings import AwsSettings, StorageSettings, secret
 
 __all__ = ["ClientLimits", "PumpSettings", "RouterSettings"]
@@ -82,6 +83,8 @@ class RouterSettings:
     # Observability and event formats.
     metrics_namespace: str = "TranscriptionRouter"
     eventbridge_keys_encoded: bool | None = None  # None: true on AWS, false on moto's server
+    # Managed overflow to AWS Transcribe (lambda_router.overflow); off unless OVERFLOW is set.
+    overflow: OverflowSettings = field(default_factory=OverflowSettings)
 
     def __post_init__(self) -> None:
         _at_least("BREAKER_FAILURES", self.breaker_failures, 1)
