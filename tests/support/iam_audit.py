@@ -143,6 +143,7 @@ RESOURCE_PARAMS = (
     "InstanceIds",
     "FunctionName",
     "AutoScalingGroupName",
+    "TranscriptionJobName",
 )
 
 
@@ -192,6 +193,8 @@ class Call:
         if self.service == "lambda" and "FunctionName" in p:
             name = str(p["FunctionName"])
             return [name if name.startswith("arn:") else f"{prefix}:function:{name}"]
+        if self.service == "transcribe" and "TranscriptionJobName" in p:
+            return [f"{prefix}:transcription-job/{p['TranscriptionJobName']}"]
         if self.service == "dynamodb" and p.get("Tables"):
             index = f"/index/{p['IndexName']}" if "IndexName" in p else ""
             return [f"{prefix}:table/{table}{index}" for table in p["Tables"]]
