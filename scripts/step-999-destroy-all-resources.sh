@@ -219,6 +219,7 @@ main() {
   confirm "Delete all resources of $PROJECT_NAME?" || die "nothing deleted"
 
   delete_rule "$TRIGGER_RULE_NAME"
+  delete_rule "$TRANSCRIBE_RULE_NAME"
   delete_rule "$JOB_RESULTS_RULE_NAME"
   delete_event_source_mappings "$JOBS_WEBHOOKS_NAME"
   aws_delete "function URL of $JOBS_API_NAME" ResourceNotFoundException lambda \

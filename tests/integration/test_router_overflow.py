@@ -14,6 +14,8 @@ upload would be queued (reason ``server_down``) unless it overflows.
 from __future__ import annotations
 
 import json
+import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,9 @@ from tenacity import wait_none
 
 from lambda_router.handler import handle, process
 from lambda_router.metrics import Metrics
+from lambda_router.pump import Pump
 from lambda_router.router import Router
+from lambda_router.settings import PumpSettings
 from tests.support import router_kit
 from tests.support.aws_calls import AwsCalls
 from tests.support.router_kit import RouterKit, context
@@ -327,3 +331,23 @@ def test_the_local_poll_collects_a_completed_job(kit: RouterKit, transcribe: Any
     outcomes = {c.job_name: c.outcome for c in collector.collect_pending()}
     assert outcomes == {result["managed_job"]: "written"}
     assert kit.transcript("transcripts/poll/a.wav.json") is not None
+
+
+def test_the_local_event_pump_polls_the_overflow(kit: RouterKit, transcribe: Any) -> None:
+    """Locally the pump stands in for the "Transcribe Job State Change" rule."""
+    kit.server.set_mode("down")
+    fill_backlog(kit, BACKLOG)
+    overflow = Overflowing(kit, transcribe)
+    result, _ = overflow.send("audio/pump/a.wav")
+    overflow.complete(result["managed_job"])
+    collector = overflow.router.collector
+    assert collector is not None
+    events = kit.sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    settings = PumpSettings(events_queue_url=events, aws=kit.aws, pump_wait_seconds=0,
+                            pump_concurrency=1, overflow="transcribe")  # fmt: skip
+    pump = Pump(settings, kit.sqs, handler=lambda e, c: handle(overflow.router, e, c),
+                collect=collector.collect_pending)  # fmt: skip
+    pump.run(threading.Event(), exit_when_idle=1.0)
+    assert pump.collected >= 1
+    stored = kit.transcript("transcripts/pump/a.wav.json")
+    assert stored is not None and stored["route"] == "managed"
