@@ -77,12 +77,13 @@ class JobSpec:
             "model": self.model,
             "diarize": dict(self.diarize) if self.diarize is not None else None,
             "formats": list(self.formats) if self.formats is not None else None,
-            "deadline": self.deadline,
             "items": {
                 item_id: {"src_lng": langs.src_lng, "tgt_lng": langs.tgt_lng}
                 for item_id, langs in self.items.items()
             },
         }
+        if self.deadline is not None:  # specs without one keep the shape they always had
+            data["deadline"] = self.deadline
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod

@@ -36,6 +36,7 @@ from tests.support.router_kit import RouterKit, context
 from tests.support.sample_events import load_event
 from transcription.aws import make_client
 from transcription.job import Job
+from transcription.job_spec import JobSpec
 from transcription.managed import OverflowSettings
 from transcription.managed.names import OverflowKeys, job_name
 from transcription.transcript import Transcript
@@ -351,3 +352,33 @@ def test_the_local_event_pump_polls_the_overflow(kit: RouterKit, transcribe: Any
     assert pump.collected >= 1
     stored = kit.transcript("transcripts/pump/a.wav.json")
     assert stored is not None and stored["route"] == "managed"
+
+
+def test_a_batch_jobs_own_deadline_and_speakers_go_with_it(kit: RouterKit, transcribe: Any) -> None:
+    """An uploaded item of a job with a deadline (none deployment-wide) that asked for
+    speakers: Transcribe labels them, and the transcript names them as our diarization does."""
+    kit.server.set_mode("down")
+    fill_backlog(kit, BACKLOG)
+    spec = JobSpec(job_id=uuid.uuid4().hex, diarize={"max_speakers": 3}, deadline=DEADLINE)
+    kit.s3.put_object(Bucket=kit.bucket, Key=f"transcripts/jobs/{spec.job_id}/spec",
+                      Body=spec.to_json().encode())  # fmt: skip
+    overflow = Overflowing(kit, transcribe, batch_deadline_seconds=None)
+    result, _ = overflow.send(f"audio/jobs/{spec.job_id}/item-1.wav")
+    assert (result["route"], result["reason"]) == ("managed", "deadline")
+    name = result["managed_job"]
+    job = transcribe.get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"]
+    assert job["Settings"]["ShowSpeakerLabels"] is True
+    assert job["Settings"]["MaxSpeakerLabels"] == 3
+    overflow.complete(name)
+    assert overflow.collect_event(name)["reason"] == "written"
+    assert result["output_key"] == f"transcripts/jobs/{spec.job_id}/item-1.wav.json"
+    stored = kit.transcript(result["output_key"])  # where the jobs API looks for the result
+    assert stored is not None
+    assert [s["speaker"] for s in stored["segments"]] == ["SPEAKER_00", "SPEAKER_00", "SPEAKER_01"]
+    assert stored["speakers"] == {"SPEAKER_00": 3.26, "SPEAKER_01": 1.3}
+    # Without a deadline anywhere, the same job's next item is queued as any job item.
+    plain = JobSpec(job_id=uuid.uuid4().hex, diarize={"max_speakers": 3})
+    kit.s3.put_object(Bucket=kit.bucket, Key=f"transcripts/jobs/{plain.job_id}/spec",
+                      Body=plain.to_json().encode())  # fmt: skip
+    queued, _ = overflow.send(f"audio/jobs/{plain.job_id}/item-1.wav")
+    assert (queued["route"], queued["reason"]) == ("queued", "job")
