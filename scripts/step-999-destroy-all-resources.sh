@@ -247,6 +247,8 @@ main() {
     "$RESULT_EVENTS_QUEUE_NAME"; do
     delete_queue "$name"
   done
+  aws_delete "policy router-overflow of role $ROUTER_NAME" NoSuchEntity iam delete-role-policy \
+    --role-name "$ROUTER_NAME" --policy-name router-overflow
   delete_role "$ROUTER_NAME" router
   delete_role "$JOBS_API_NAME" jobs-api
   delete_role "$JOBS_TRACKER_NAME" jobs-tracker
