@@ -37,7 +37,7 @@ from tests.support.sample_events import load_event
 from transcription.aws import make_client
 from transcription.job import Job
 from transcription.job_spec import JobSpec
-from transcription.managed import OverflowSettings
+from transcription.managed import Collector, OverflowSettings
 from transcription.managed.names import OverflowKeys, job_name
 from transcription.transcript import Transcript
 
@@ -303,16 +303,21 @@ def test_the_transcript_is_written_once_in_our_shape(kit: RouterKit, transcribe:
     assert overflow.calls.counts()["StartTranscriptionJob"] == 1  # talk.wav, once
 
 
-def test_two_collectors_racing_keep_one_transcript(kit: RouterKit, transcribe: Any) -> None:
-    """A collector that read the ticket before the other wrote still cannot write twice."""
+def completed(kit: RouterKit, transcribe: Any, key: str) -> tuple[Overflowing, str, Collector]:
+    """``key`` overflowed on a saturated fleet and its job COMPLETED, not collected yet."""
     kit.server.set_mode("down")
     fill_backlog(kit, BACKLOG)
     overflow = Overflowing(kit, transcribe)
-    result, _ = overflow.send("audio/race/a.wav")
+    result, _ = overflow.send(key)
     name = result["managed_job"]
     overflow.complete(name)
-    collector = overflow.router.collector
-    assert collector is not None
+    assert overflow.router.collector is not None
+    return overflow, name, overflow.router.collector
+
+
+def test_two_collectors_racing_keep_one_transcript(kit: RouterKit, transcribe: Any) -> None:
+    """A collector that read the ticket before the other wrote still cannot write twice."""
+    _, name, collector = completed(kit, transcribe, "audio/race/a.wav")
     ticket = collector.tickets.read(name)
     assert ticket is not None
     job = transcribe.get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"]
@@ -322,27 +327,15 @@ def test_two_collectors_racing_keep_one_transcript(kit: RouterKit, transcribe: A
 
 
 def test_the_local_poll_collects_a_completed_job(kit: RouterKit, transcribe: Any) -> None:
-    kit.server.set_mode("down")
-    fill_backlog(kit, BACKLOG)
-    overflow = Overflowing(kit, transcribe)
-    result, _ = overflow.send("audio/poll/a.wav")
-    overflow.complete(result["managed_job"])
-    collector = overflow.router.collector
-    assert collector is not None
+    _, name, collector = completed(kit, transcribe, "audio/poll/a.wav")
     outcomes = {c.job_name: c.outcome for c in collector.collect_pending()}
-    assert outcomes == {result["managed_job"]: "written"}
+    assert outcomes == {name: "written"}
     assert kit.transcript("transcripts/poll/a.wav.json") is not None
 
 
 def test_the_local_event_pump_polls_the_overflow(kit: RouterKit, transcribe: Any) -> None:
     """Locally the pump stands in for the "Transcribe Job State Change" rule."""
-    kit.server.set_mode("down")
-    fill_backlog(kit, BACKLOG)
-    overflow = Overflowing(kit, transcribe)
-    result, _ = overflow.send("audio/pump/a.wav")
-    overflow.complete(result["managed_job"])
-    collector = overflow.router.collector
-    assert collector is not None
+    overflow, _, collector = completed(kit, transcribe, "audio/pump/a.wav")
     events = kit.sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     settings = PumpSettings(events_queue_url=events, aws=kit.aws, pump_wait_seconds=0,
                             pump_concurrency=1, overflow="transcribe")  # fmt: skip
