@@ -206,7 +206,14 @@ class Router:
                 queue_urls=self.queue.queue_urls,
             )
             keys = OverflowKeys(settings.overflow.overflow_prefix)
-            self.collector = Collector(transcribe, self.store, keys)
+            starter = self.overflow.starter
+            self.collector = Collector(
+                transcribe,
+                self.store,
+                keys,
+                budget=starter.budget,
+                billed_minutes=starter.billed_minutes,
+            )
         self._known_url: str | None = None
         self._url_lock = threading.Lock()
 

@@ -375,3 +375,18 @@ def test_a_batch_jobs_own_deadline_and_speakers_go_with_it(kit: RouterKit, trans
                       Body=plain.to_json().encode())  # fmt: skip
     queued, _ = overflow.send(f"audio/jobs/{plain.job_id}/item-1.wav")
     assert (queued["route"], queued["reason"]) == ("queued", "job")
+
+
+def test_the_budget_counts_the_billed_length_once_collected(
+    kit: RouterKit, transcribe: Any
+) -> None:
+    kit.server.set_mode("down")
+    fill_backlog(kit, BACKLOG)
+    overflow = Overflowing(kit, transcribe)
+    # 960,000 bytes at DIRECT_AUDIO_BYTES_PER_SECOND=16,000: 60 s estimated, 1 minute reserved.
+    result, _ = overflow.send("audio/billed/a.wav", b"\0" * 960_000)
+    assert overflow.budget() | {"month": "-"} == {"month": "-", "minutes": 1.0, "jobs": 1}
+    overflow.complete(result["managed_job"])
+    assert overflow.collect_event(result["managed_job"])["reason"] == "written"
+    # The transcript lasts 5.2 s: billed at Transcribe's 15 s minimum, 0.25 minutes.
+    assert overflow.budget() | {"month": "-"} == {"month": "-", "minutes": 0.25, "jobs": 1}

@@ -9,7 +9,9 @@ that would is refused with :class:`BudgetSpent`, and nothing is written.
 
 Minutes are reserved when a job starts, as Transcribe bills them (at least the 15 s minimum
 per job, from the planner's figures) and from the audio's estimated length; a job that could
-not be started gives its minutes back (:meth:`MonthlyBudget.release`).
+not be started gives its minutes back (:meth:`MonthlyBudget.release`), and the collector
+replaces the estimate by the billed length of the transcript (:meth:`MonthlyBudget.correct`,
+in the month it collects: the minutes are spent whether or not that passes the budget).
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ class MonthlyBudget:
         """Give back a reservation whose job did not start."""
         return self._change(-minutes, -1)
 
+    def correct(self, minutes: float) -> Usage:
+        """Replace an estimate by what was billed: add ``minutes`` (negative: fewer), no limit."""
+        return self._change(minutes, 0, enforce=False)
+
     @retry(
         retry=retry_if_exception_type(ConditionFailed),
         stop=stop_after_attempt(8),
@@ -81,11 +87,11 @@ class MonthlyBudget:
         before_sleep=before_sleep_log(log, logging.INFO),
         reraise=True,
     )
-    def _change(self, minutes: float, jobs: int) -> Usage:
+    def _change(self, minutes: float, jobs: int, *, enforce: bool = True) -> Usage:
         when = self.clock()
         usage, etag = self._read(when)
         total = round(usage.minutes + minutes, 4)
-        if minutes > 0 and total > self.max_minutes:
+        if enforce and minutes > 0 and total > self.max_minutes:
             raise BudgetSpent(
                 f"{usage.minutes:.1f} of OVERFLOW_MAX_MINUTES_PER_MONTH="
                 f"{self.max_minutes:g} minutes spent in {usage.month}; "

@@ -11,13 +11,15 @@ event on AWS (:meth:`Collector.collect_event`), or for every open ticket by the 
 * COMPLETED: its output document converted (:func:`~transcription.managed.convert.from_transcribe`),
   with ``route`` ``managed``, the audio's source and timings, and saved with the store's
   conditional writes (:meth:`TranscriptStore.save`): ``written``; another writer first:
-  ``exists``. The sidecars the ticket names are written with it.
+  ``exists``. The sidecars the ticket names are written with it. With a budget, the month's
+  minutes are corrected from the start's estimate to the transcript's billed length.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +27,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from transcription.exceptions import SourceChanged, TranscriptExists
+from transcription.managed.budget import MonthlyBudget
 from transcription.managed.convert import from_transcribe
 from transcription.managed.exceptions import OutputMissing, TranscribeUnavailable
 from transcription.managed.names import JOB_NAME_PREFIX, OverflowKeys
@@ -50,10 +53,20 @@ class Collected:
 
 
 class Collector:
-    def __init__(self, transcribe: Any, store: TranscriptStore, keys: OverflowKeys) -> None:
+    def __init__(
+        self,
+        transcribe: Any,
+        store: TranscriptStore,
+        keys: OverflowKeys,
+        *,
+        budget: MonthlyBudget | None = None,
+        billed_minutes: Callable[[float], float] | None = None,
+    ) -> None:
         self.transcribe = transcribe
         self.store = store
         self.tickets = Tickets(store.objects, store.bucket, keys)
+        self.budget = budget
+        self.billed_minutes = billed_minutes
 
     def collect_event(self, event: dict[str, Any]) -> Collected | None:
         """The job an EventBridge "Transcribe Job State Change" event names; None if not ours."""
@@ -120,6 +133,10 @@ class Collector:
             outcome = "source_changed"
         else:
             outcome = "written"
+        if self.budget is not None and self.billed_minutes is not None:
+            billed = self.billed_minutes(converted.duration)
+            if billed != ticket.minutes:
+                self.budget.correct(round(billed - ticket.minutes, 4))
         self.tickets.drop(ticket.job_name)
         return Collected(ticket.job_name, outcome, ticket.output_key)
 
