@@ -494,6 +494,7 @@ def job_spec(job: StoredJob, request: JobIn) -> JobSpec:
         diarize=job.options.get("diarize"),
         formats=tuple(job.options["formats"]) if request.options.formats else None,
         items={k: v for k, v in overrides.items() if v != defaults},
+        deadline=request.deadline,
     )
 
 

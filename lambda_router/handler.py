@@ -14,6 +14,11 @@ result (reason ``malformed_record``) and the others go on. Returns ``[{"route", 
 the malformed ones, and the ones not routed because S3 or the queue could not be reached.
 Outside an SQS batch, an unreachable queue or S3 raises (so Lambda retries and finally
 keeps the event in its on-failure destination), as does an event that cannot be read at all.
+
+With the managed overflow on, the same function takes EventBridge's "Transcribe Job State
+Change" events: the collector writes the completed job's transcript
+(:class:`~transcription.managed.Collector`); the result is ``[{"route": "managed",
+"reason": <written | exists | pending | failed | unknown>, ...}]``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lambda_router.deadline import Deadline
@@ -69,6 +74,11 @@ def handle(router: Router, event: Any, context: Any) -> list[dict[str, Any]]:
 
 
 def process(router: Router, event: Any, context: Any) -> Handled:
+    if router.collector is not None and isinstance(event, dict):
+        collected = router.collector.collect_event(event)
+        if collected is not None:
+            result = {"route": "managed", "reason": collected.outcome, **asdict(collected)}
+            return Handled(results=[result])
     deadline = Deadline.from_context(context)
     records = parse_records(
         event, eventbridge_keys_encoded=router.settings.keys_encoded_in_eventbridge

@@ -28,6 +28,7 @@ __all__ = ["Decision", "Route", "choose", "ignore_reason"]
 class Route(StrEnum):
     DIRECT = "direct"
     QUEUED = "queued"
+    MANAGED = "managed"  # sent to AWS Transcribe (lambda_router.overflow)
     SKIPPED = "skipped"
     IGNORED = "ignored"
     FAILED = "failed"  # a malformed record: nothing could be routed

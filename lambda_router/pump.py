@@ -7,6 +7,11 @@ context whose deadline is ``LAMBDA_TIMEOUT_SECONDS`` away, as Lambda's would be.
 deleted only after the handler returned; if it raised, the message stays and comes back
 after its visibility timeout (Lambda's retry), or goes to the queue's dead-letter queue.
 ``PUMP_CONCURRENCY`` workers poll at once, as Lambda runs invocations concurrently.
+
+With the managed overflow on (``OVERFLOW=transcribe``) the pump also stands in for the
+"Transcribe Job State Change" rule, which moto's Transcribe never triggers: every
+``OVERFLOW_POLL_SECONDS`` it runs the router's collector over the overflow's open tickets
+(:meth:`transcription.managed.Collector.collect_pending`).
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_router.handler import lambda_handler
+from lambda_router.handler import get_router, lambda_handler
 from lambda_router.settings import PumpSettings
 from transcription.aws import make_client
+from transcription.exceptions import TranscriptionError
 from transcription.logging import configure
 from transcription.settings import load
 
@@ -57,10 +63,18 @@ class StandInContext:
 
 
 class Pump:
-    def __init__(self, settings: PumpSettings, sqs: Any, handler: Handler = lambda_handler) -> None:
+    def __init__(
+        self,
+        settings: PumpSettings,
+        sqs: Any,
+        handler: Handler = lambda_handler,
+        collect: Callable[[], Any] | None = None,
+    ) -> None:
         self.settings = settings
         self.sqs = sqs
         self.handler = handler
+        self.collect = collect  # the managed overflow's poll, if on
+        self.collected = 0  # polls run
         self.visibility = math.ceil(settings.lambda_timeout_seconds) + VISIBILITY_MARGIN_SECONDS
         self._lock = threading.Lock()
         self._in_flight = 0
@@ -157,6 +171,14 @@ class Pump:
         with self._lock:
             return self._in_flight
 
+    def _collect(self) -> None:
+        assert self.collect is not None
+        try:
+            self.collect()
+        except (TranscriptionError, ClientError, BotoCoreError) as error:
+            log.warning("managed overflow poll failed (next poll retries): %s", error)
+        self.collected += 1
+
     # --- the loop ----------------------------------------------------------------------
     def run(
         self,
@@ -181,7 +203,11 @@ class Pump:
         ]
         for thread in workers:
             thread.start()
+        next_collect = time.monotonic()
         while not stop.wait(0.2):
+            if self.collect is not None and time.monotonic() >= next_collect:
+                self._collect()
+                next_collect = time.monotonic() + self.settings.overflow_poll_seconds
             idle = time.monotonic() - self.last_activity
             if exit_when_idle is not None and self.in_flight == 0 and idle >= exit_when_idle:
                 stop.set()
@@ -214,7 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure("lambda-router")
     settings = load(PumpSettings)
     sqs = make_client("sqs", settings.aws, read_timeout=settings.pump_wait_seconds + 10)
-    pump = Pump(settings, sqs)
+    pump = Pump(
+        settings, sqs, collect=_managed_poll() if settings.overflow == "transcribe" else None
+    )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -232,6 +260,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "event pump stopped", extra={"fields": {"handled": pump.handled, "failed": pump.failed}}
     )
     return 0
+
+
+def _managed_poll() -> Callable[[], Any]:
+    """The warm router's collector over the overflow's open tickets (built on first use)."""
+
+    def poll() -> Any:
+        collector = get_router().collector
+        return collector.collect_pending() if collector is not None else []
+
+    return poll
 
 
 if __name__ == "__main__":

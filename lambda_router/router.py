@@ -40,6 +40,7 @@ from lambda_router.exceptions import DirectCallFailed, ServerRejected
 from lambda_router.health import HealthClient
 from lambda_router.job_spec import JobItem, JobSpecs
 from lambda_router.metrics import Metrics
+from lambda_router.overflow import Overflow
 from lambda_router.policy import Route, choose, ignore_reason
 from lambda_router.publisher import JobPublisher
 from lambda_router.server_url import ServerUrlSource
@@ -54,8 +55,17 @@ from transcription.layout import (
     has_supported_extension,
 )
 from transcription.logging import log_context
+from transcription.managed import (
+    AlreadyStarted,
+    BudgetSpent,
+    Collector,
+    QuotaFull,
+    TranscribeUnavailable,
+)
+from transcription.managed.names import OverflowKeys
 from transcription.priority import DEFAULT_PRIORITY, queue_urls
 from transcription.store import TranscriptStore
+from transcription.transcript import Source
 
 __all__ = ["RouteResult", "Router", "aws_client"]
 
@@ -66,6 +76,7 @@ log = logging.getLogger(__name__)
 # time kept back for the enqueue is derived from them (RouterSettings.enqueue_reserve_seconds).
 OTHER_CLIENT_LIMITS = ClientLimits(connect_timeout=2.0, read_timeout=5.0, attempts=4)
 MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes
+DEFAULT_MAX_SPEAKERS = 10  # Transcribe needs a bound when the job asked for an estimate
 
 
 def aws_client(service: str, settings: RouterSettings) -> Any:
@@ -82,7 +93,7 @@ def aws_client(service: str, settings: RouterSettings) -> Any:
 
 @dataclass
 class RouteResult:
-    route: str  # direct | queued | skipped | ignored
+    route: str  # direct | queued | managed | skipped | ignored
     reason: str
     bucket: str
     key: str
@@ -93,6 +104,7 @@ class RouteResult:
     status: int | None = None  # the server's HTTP status on the direct path
     error_key: str | None = None  # the error record written, if any
     message_id: str | None = None  # the SQS message, on the batch path
+    managed_job: str | None = None  # the Transcribe job, on the managed path
     trace_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,6 +149,7 @@ class Router:
         breaker: CircuitBreaker | None = None,
         health: HealthClient | None = None,
         wait: wait_base | None = None,
+        transcribe: Any | None = None,
     ) -> None:
         self.settings = settings
         storage = settings.storage
@@ -180,6 +193,27 @@ class Router:
             ttl=settings.server_url_ttl_seconds,
         )
         self.metrics = metrics or Metrics(settings.metrics_namespace)
+        self.overflow: Overflow | None = None
+        self.collector: Collector | None = None
+        if settings.overflow.enabled:
+            transcribe = transcribe or aws_client("transcribe", settings)
+            self.overflow = Overflow.build(
+                settings.overflow,
+                s3=s3,
+                sqs=sqs,
+                transcribe=transcribe,
+                bucket=storage.output_bucket,
+                queue_urls=self.queue.queue_urls,
+            )
+            keys = OverflowKeys(settings.overflow.overflow_prefix)
+            starter = self.overflow.starter
+            self.collector = Collector(
+                transcribe,
+                self.store,
+                keys,
+                budget=starter.budget,
+                billed_minutes=starter.billed_minutes,
+            )
         self._known_url: str | None = None
         self._url_lock = threading.Lock()
 
@@ -251,7 +285,7 @@ class Router:
         if event.force_queue:
             return self._enqueue(obj, "forced", detail="manual invocation with queue: true")
         if obj.job is not None and not obj.job.spec.plain:
-            return self._enqueue(obj, "job", detail=f"an item of batch job {obj.job.spec.job_id}")
+            return self._queue(obj, "job", detail=f"an item of batch job {obj.job.spec.job_id}")
         server_url = self._server_url()
         decision = choose(
             obj.size,
@@ -261,7 +295,7 @@ class Router:
             health=self.health,
         )
         if not decision.direct or server_url is None:
-            return self._enqueue(obj, decision.reason, detail=decision.detail or None)
+            return self._queue(obj, decision.reason, detail=decision.detail or None)
         return self._direct(obj, server_url, deadline)
 
     def _describe(self, event: ObjectEvent, output_key: str) -> _Object | None:
@@ -374,6 +408,46 @@ class Router:
             status=answer.status,
         )
 
+    def _queue(self, obj: _Object, reason: str, *, detail: str | None = None) -> RouteResult:
+        """The batch path, or the managed one when the fleet cannot meet the job's deadline."""
+        if self.overflow is None or (obj.job is not None and obj.job.spec.job_type != "asr"):
+            return self._enqueue(obj, reason, detail=detail)
+        overflow = self.overflow
+        deadline = overflow.deadline(obj.job.spec.deadline if obj.job is not None else None)
+        if deadline is None:
+            return self._enqueue(obj, reason, detail=detail)
+        audio_seconds = obj.size / self.settings.direct_audio_bytes_per_second
+        estimate = overflow.estimate(audio_seconds)
+        if estimate is None or not estimate.misses(deadline):
+            return self._enqueue(obj, reason, detail=detail)
+        why = estimate.describe(deadline)
+        try:
+            started = overflow.starter.start(
+                Source(**obj.source),
+                obj.output_key,
+                audio_seconds=audio_seconds,
+                formats=self._options(obj.job).formats,
+                language=self._options(obj.job).language,
+                max_speakers=_max_speakers(obj.job),
+                job_id=obj.job.spec.job_id if obj.job is not None else None,
+                task_id=obj.job.task_id if obj.job is not None else None,
+            )
+        except AlreadyStarted as error:
+            return self._result(obj, Route.SKIPPED, "managed_started", managed_job=error.job_name)
+        except (BudgetSpent, QuotaFull) as refused:
+            log.warning("overflow refused, queueing: %s", refused)
+            return self._enqueue(obj, refused.code, detail=f"{why}; {refused}")
+        except TranscribeUnavailable as error:
+            log.warning("overflow failed, queueing: %s", error)
+            return self._enqueue(obj, reason, detail=f"{detail or reason}; overflow: {error}")
+        detail = f"{why}; {started.minutes:g} min ({started.usage.minutes:g} this month)"
+        return self._result(
+            obj, Route.MANAGED, "deadline", detail=detail, managed_job=started.job_name
+        )
+
+    def _result(self, obj: _Object, route: str, reason: str, **fields: Any) -> RouteResult:
+        return RouteResult(route, reason, obj.event.bucket, obj.event.key, obj.output_key, **fields)
+
     def _enqueue(
         self,
         obj: _Object,
@@ -447,6 +521,14 @@ def batch_fields(item: JobItem | None) -> dict[str, Any]:
         "model": spec.model,
         **diarize_fields(spec.diarize),
     }
+
+
+def _max_speakers(item: JobItem | None) -> int | None:
+    """Transcribe's MaxSpeakerLabels for an item that asked for speakers, else ``None``."""
+    if item is None or item.spec.diarize is None:
+        return None
+    wanted = item.spec.diarize
+    return wanted.get("max_speakers") or wanted.get("num_speakers") or DEFAULT_MAX_SPEAKERS
 
 
 def _lazy_client(service: str, settings: RouterSettings) -> Callable[[], Any]:

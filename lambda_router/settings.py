@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from transcription.exceptions import SettingsError
+from transcription.managed.settings import OverflowSettings
 from transcription.settings import AwsSettings, StorageSettings, secret
 
 __all__ = ["ClientLimits", "PumpSettings", "RouterSettings"]
@@ -82,6 +83,8 @@ class RouterSettings:
     # Observability and event formats.
     metrics_namespace: str = "TranscriptionRouter"
     eventbridge_keys_encoded: bool | None = None  # None: true on AWS, false on moto's server
+    # Managed overflow to AWS Transcribe (lambda_router.overflow); off unless OVERFLOW is set.
+    overflow: OverflowSettings = field(default_factory=OverflowSettings)
 
     def __post_init__(self) -> None:
         _at_least("BREAKER_FAILURES", self.breaker_failures, 1)
@@ -135,12 +138,15 @@ class PumpSettings:
     lambda_timeout_seconds: float = 300.0  # the stand-in context's deadline
     pump_concurrency: int = 4  # events handled at once, as Lambda runs them concurrently
     pump_wait_seconds: int = 5  # SQS long poll; bounds how long a stop takes
+    overflow: str = ""  # OVERFLOW=transcribe: also poll the managed overflow's Transcribe jobs
+    overflow_poll_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         _at_least("LAMBDA_TIMEOUT_SECONDS", self.lambda_timeout_seconds, 1)
         _at_least("PUMP_CONCURRENCY", self.pump_concurrency, 1)
         if not 0 <= self.pump_wait_seconds <= 20:
             raise SettingsError("PUMP_WAIT_SECONDS must be between 0 and 20")
+        _at_least("OVERFLOW_POLL_SECONDS", self.overflow_poll_seconds, 0.2)
 
 
 def _at_least(name: str, value: float, minimum: float) -> None:

@@ -12,8 +12,14 @@
 # later rules; the event pump (python -m lambda_router.pump) reads the queue and calls the
 # router in-process. Targets other than these are removed from the rule.
 #
-# Inputs:  config.env (AUDIO_BUCKET, INPUT_PREFIX; ROUTER_FUNCTION_ARN, or EVENTS_QUEUE_URL
-#          in local mode)
+# With OVERFLOW=transcribe (the managed overflow), also rule $PROJECT_NAME-transcribe-jobs:
+# source aws.transcribe, detail-type "Transcribe Job State Change", status COMPLETED or
+# FAILED, job names overflow-*; target the router Lambda (its handler collects the job's
+# transcript), with the same kind of permission. Not in local mode: moto's Transcribe sends
+# no events, and the event pump polls the overflow's open tickets instead.
+#
+# Inputs:  config.env (AUDIO_BUCKET, INPUT_PREFIX, OVERFLOW; ROUTER_FUNCTION_ARN, or
+#          EVENTS_QUEUE_URL in local mode)
 # Creates: the rule, its target, the Lambda permission
 # IAM actions: events:DescribeRule, events:PutRule, events:TagResource,
 #   events:ListTargetsByRule, events:PutTargets, events:RemoveTargets, lambda:GetPolicy,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # step-343-validate-lambda-router.sh: check the router Lambda of step-340 (code, configuration,
-# environment, reserved concurrency, on-failure destination) and the EventBridge rule and
+# environment, reserved concurrency, on-failure destination) and the EventBridge rules and
 # target of step-341 against what those steps would create today.
 #
 # Usage: scripts/step-343-validate-lambda-router.sh [--help]

@@ -223,6 +223,7 @@ main() {
   confirm "Delete all resources of $PROJECT_NAME?" || die "nothing deleted"
 
   delete_rule "$TRIGGER_RULE_NAME"
+  delete_rule "$TRANSCRIBE_RULE_NAME"
   delete_rule "$JOB_RESULTS_RULE_NAME"
   delete_event_source_mappings "$JOBS_WEBHOOKS_NAME"
   aws_delete "function URL of $JOBS_API_NAME" ResourceNotFoundException lambda \
@@ -250,6 +251,8 @@ main() {
     "$RESULT_EVENTS_QUEUE_NAME"; do
     delete_queue "$name"
   done
+  aws_delete "policy router-overflow of role $ROUTER_NAME" NoSuchEntity iam delete-role-policy \
+    --role-name "$ROUTER_NAME" --policy-name router-overflow
   delete_role "$ROUTER_NAME" router
   delete_role "$JOBS_API_NAME" jobs-api
   delete_role "$JOBS_TRACKER_NAME" jobs-tracker

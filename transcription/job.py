@@ -38,6 +38,7 @@ REASONS = frozenset(
         "no_server",
         "job",
         "forced",
+        "managed_quota",  # the fleet would miss the deadline, but Transcribe's quota is full
     }
 )
 TASKS = frozenset({"transcribe", "translate"})

@@ -46,6 +46,8 @@ class JobSpec:
     diarize: Mapping[str, int] | None = None  # speaker counts asked for ({}: estimated)
     formats: tuple[str, ...] | None = None  # None: the deployment's OUTPUT_FORMATS
     items: Mapping[str, ItemLanguages] = field(default_factory=dict)  # overrides only
+    # Seconds from upload to transcript the job allows (the managed overflow's deadline).
+    deadline: float | None = None
 
     def languages(self, item_id: str) -> ItemLanguages:
         """The item's source and target language (its own, else the job's)."""
@@ -80,6 +82,8 @@ class JobSpec:
                 for item_id, langs in self.items.items()
             },
         }
+        if self.deadline is not None:  # specs without one keep the shape they always had
+            data["deadline"] = self.deadline
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -104,9 +108,18 @@ class JobSpec:
             model=data.get("model"),
             diarize=data.get("diarize"),
             formats=tuple(formats) if formats is not None else None,
+            deadline=_deadline(data.get("deadline")),
             items={
                 str(item_id): ItemLanguages(value.get("src_lng"), value.get("tgt_lng"))
                 for item_id, value in items.items()
                 if isinstance(value, dict)
             },
         )
+
+
+def _deadline(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"deadline {value!r} is not a number of seconds > 0")
+    return float(value)

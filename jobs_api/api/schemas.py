@@ -96,6 +96,14 @@ class JobIn(_Strict):
     default_tgt_lng: Language | None = None
     priority: Literal["high", "normal", "low"] = "normal"
     webhook_url: str | None = Field(None, max_length=2048)
+    deadline: float | None = Field(
+        None,
+        gt=0,
+        le=30 * 86400,
+        description="Seconds from upload to transcript the job allows: an uploaded item the GPU "
+        "fleet cannot finish in time goes to AWS Transcribe when the managed overflow is on "
+        "(default: the deployment's BATCH_DEADLINE_SECONDS).",
+    )
     options: OptionsIn = Field(default_factory=lambda: OptionsIn.model_validate({}))
 
 

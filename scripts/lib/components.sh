@@ -15,6 +15,12 @@ ROUTER_OPTIONAL_ENV=(TRANSCRIPT_BUCKET OUTPUT_FORMATS API_KEY_TTL_SECONDS DIRECT
   BREAKER_FAILURES BREAKER_COOLDOWN_SECONDS SERVER_URL_TTL_SECONDS
   SQS_CONNECT_TIMEOUT_SECONDS SQS_READ_TIMEOUT_SECONDS SQS_MAX_ATTEMPTS
   TIMEOUT_QUEUE_DELAY_SECONDS METRICS_NAMESPACE QUEUE_URL_HIGH QUEUE_URL_LOW)
+# The router's managed overflow settings (transcription/managed/settings.py), passed only
+# when OVERFLOW=transcribe: the fleet it estimates the wait for is MAX_WORKERS instances of
+# the first WORKER_INSTANCE_TYPES running MODEL.
+ROUTER_OVERFLOW_ENV=(OVERFLOW BATCH_DEADLINE_SECONDS OVERFLOW_MAX_MINUTES_PER_MONTH
+  OVERFLOW_MAX_CONCURRENT_JOBS OVERFLOW_MEAN_JOB_AUDIO_SECONDS OVERFLOW_PREFIX MAX_WORKERS
+  WORKER_INSTANCE_TYPES MODEL)
 # Settings of the server and worker containers on the GPU instances.
 SERVER_CONTAINER_ENV=(AWS_REGION PORT API_KEYS_PARAMETER AUDIO_BUCKET TRANSCRIPT_BUCKET
   INPUT_PREFIX OUTPUT_PREFIX OUTPUT_FORMATS ENGINE DEVICE COMPUTE_TYPE BATCH_SIZE BEAM_SIZE
@@ -92,13 +98,16 @@ router_with_server() {
 # optional settings), in ROUTER_SUBNETS with ROUTER_GROUP when set; its concurrency and
 # asynchronous invocation settings. Sets FOUND_ROUTER_FUNCTION_ARN.
 router_function() {
-  local zip environment
+  local zip environment optional=("${ROUTER_OPTIONAL_ENV[@]}")
+  if [[ ${OVERFLOW:-} == transcribe ]]; then
+    optional+=("${ROUTER_OVERFLOW_ENV[@]}")
+  fi
   require_recorded ROUTER_ROLE_ARN step-010-setup-iam-permissions.sh
   require_recorded QUEUE_URL step-020-create-sqs-resources.sh
   zip=$(repo_path "$ROUTER_ZIP")
   [[ -f $zip ]] || die "$zip is missing: run \`make lambda-zip\` first (it builds the router's deployment package)"
   load_account_id
-  environment=$(env_json "$@" "${ROUTER_OPTIONAL_ENV[@]}")
+  environment=$(env_json "$@" "${optional[@]}")
   ensure_function "$ROUTER_NAME" "$ROUTER_ROLE_ARN" lambda_router.handler.lambda_handler "$zip" \
     "$ROUTER_TIMEOUT" "$ROUTER_MEMORY_MB" "$environment" "${ROUTER_SUBNETS:-}" "${ROUTER_GROUP:-}"
   FOUND_ROUTER_FUNCTION_ARN=$ENSURED_FUNCTION_ARN
@@ -128,6 +137,28 @@ trigger_resources() {
   rule_with_one_target "$TRIGGER_RULE_NAME" "$(upload_event_pattern)" \
     "Audio uploaded under s3://$AUDIO_BUCKET/$INPUT_PREFIX: route it for transcription" \
     events-queue "$EVENTS_QUEUE_NAME" router "$ROUTER_NAME" "${ROUTER_FUNCTION_ARN:-}"
+  transcribe_jobs_rule
+}
+
+transcribe_jobs_event_pattern() {
+  printf '{"source":["aws.transcribe"],"detail-type":["Transcribe Job State Change"],"detail":{"TranscriptionJobStatus":["COMPLETED","FAILED"],"TranscriptionJobName":[{"prefix":"overflow-"}]}}'
+}
+
+# With OVERFLOW=transcribe: rule $TRANSCRIBE_RULE_NAME sends the overflow's Transcribe jobs
+# (names overflow-*) that completed or failed to the router, whose handler collects the
+# transcript. Local mode: no rule (moto's Transcribe sends no events); the event pump polls
+# the overflow's open tickets instead.
+transcribe_jobs_rule() {
+  if [[ ${OVERFLOW:-} != transcribe ]]; then
+    return 0
+  fi
+  if is_local; then
+    unchanged "rule $TRANSCRIBE_RULE_NAME: not in local mode (the event pump polls Transcribe)"
+    return 0
+  fi
+  rule_with_one_target "$TRANSCRIBE_RULE_NAME" "$(transcribe_jobs_event_pattern)" \
+    "Transcribe jobs of the managed overflow done: collect their transcripts" \
+    "" "" router "$ROUTER_NAME" "$ROUTER_FUNCTION_ARN"
 }
 
 # rule_with_one_target RULE PATTERN DESCRIPTION QUEUE_ID QUEUE FUNCTION_ID FUNCTION FUNCTION_ARN:

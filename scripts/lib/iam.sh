@@ -92,6 +92,7 @@ iam_resources() {
   load_account_id
   ensure_role "$ROUTER_NAME" lambda-trust.json "Router Lambda of $PROJECT_NAME"
   ensure_role_policy "$ROUTER_NAME" router router-policy.json
+  router_overflow_policy
   ensure_role "$SERVER_NAME" ec2-trust.json "GPU server instances of $PROJECT_NAME"
   ensure_role_policy "$SERVER_NAME" server server-policy.json
   ensure_instance_profile "$SERVER_NAME" "$SERVER_NAME"
@@ -104,6 +105,19 @@ iam_resources() {
   ensure_role_policy "$JOBS_TRACKER_NAME" jobs-tracker jobs-tracker-policy.json
   ensure_role "$JOBS_WEBHOOKS_NAME" lambda-trust.json "Jobs webhook sender Lambda of $PROJECT_NAME"
   ensure_role_policy "$JOBS_WEBHOOKS_NAME" jobs-webhooks jobs-webhooks-policy.json
+}
+
+# The managed overflow's grants (Transcribe, the overflow's S3 keys, writing transcripts) are
+# a second inline policy of the router's role, router-overflow, present only while
+# OVERFLOW=transcribe: without the overflow the router writes error records only.
+router_overflow_policy() {
+  if [[ ${OVERFLOW:-} == transcribe ]]; then
+    ensure_role_policy "$ROUTER_NAME" router-overflow router-overflow-policy.json
+  elif [[ $ROLE_IS_NEW == false ]] && aws_lookup NoSuchEntity iam get-role-policy --role-name "$ROUTER_NAME" \
+    --policy-name router-overflow --query PolicyName --output text; then
+    reconcile "policy router-overflow of role $ROUTER_NAME (OVERFLOW is not transcribe)" present absent \
+      aws_do iam delete-role-policy --role-name "$ROUTER_NAME" --policy-name router-overflow
+  fi
 }
 
 # record_role_arns: step-010 records the Lambda roles' ARNs in config.env, step-011 checks
@@ -119,7 +133,7 @@ record_role_arns() {
 # Statements with "Resource": "*" whose Sid does not say why (must be none).
 check_policy_scopes() {
   local template bad
-  for template in router server worker jobs-api jobs-tracker jobs-webhooks; do
+  for template in router router-overflow server worker jobs-api jobs-tracker jobs-webhooks; do
     bad=$(py "$LIB_DIR/json_tool.py" statements-without-scope \
       "$(render_template "$SCRIPTS_DIR/policies/$template-policy.json")")
     if [[ $bad != "[]" ]]; then

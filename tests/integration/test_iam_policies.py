@@ -15,6 +15,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,12 +45,14 @@ from tests.support.jobs import enqueue, upload_job
 from tests.support.jobs_api import serve
 from tests.support.router_kit import context
 from tests.support.sample_events import load_event
+from transcription.managed import OverflowSettings
 from transcription.settings import AwsSettings, EngineSettings, StorageSettings
 
 pytestmark = pytest.mark.slow
 
 IMAGE_ID = "ami-12c6146b"  # one of the images moto's EC2 has in every region
 KEY = "iam-test-key-0123456789"
+STAND_INS = Path(__file__).resolve().parents[1] / "stand_ins" / "transcribe"
 
 
 @dataclass
@@ -81,6 +84,7 @@ def deployment(aws_client: Any, aws_settings: AwsSettings) -> Deployment:
         "OUTPUT_BUCKET": f"{project}-audio",
         "INPUT_PREFIX": "audio/",
         "OUTPUT_PREFIX": "transcripts/",
+        "OVERFLOW_PREFIX": "overflow/",
         "JOBS_QUEUE_NAME": f"{project}-jobs",
         "JOBS_HIGH_QUEUE_NAME": f"{project}-jobs-high",
         "JOBS_LOW_QUEUE_NAME": f"{project}-jobs-low",
@@ -204,6 +208,51 @@ def test_the_router_policy_allows_what_the_router_calls(
     assert [p.headers["authorization"] for p in server.seen("/transcribe-s3")] == [f"Bearer {KEY}"]
     made = checked(d, "router")
     assert {"GetParameter", "HeadObject", "SendMessage", "PutObject"} <= made
+
+
+def test_the_router_policy_allows_the_managed_overflow(
+    deployment: Deployment, aws_client: Any
+) -> None:
+    """Start (quota, ticket, budget, StartTranscriptionJob) and collect, on a deployment's
+    names: every S3 key, queue and Transcribe job the router names is in its policy."""
+    d, s3 = deployment, aws_client("s3")
+    for i in range(40):  # a backlog one worker cannot clear within the deadline
+        body = json.dumps({"version": 1, "bucket": d.bucket, "key": f"audio/backlog/{i}.wav"})
+        aws_client("sqs").send_message(QueueUrl=d.queue_url, MessageBody=body)
+    settings = RouterSettings(
+        storage=StorageSettings(audio_bucket=d.bucket),
+        queue_url=d.queue_url,
+        aws=d.aws,
+        overflow=OverflowSettings(
+            overflow="transcribe",
+            batch_deadline_seconds=60,
+            worker_instance_types=("c7i.large",),
+            overflow_max_minutes_per_month=5,
+            overflow_max_concurrent_jobs=10_000,
+        ),
+    )
+    router = Router.from_settings(settings)
+    put = s3.put_object(Bucket=d.bucket, Key="audio/iam/overflow.wav", Body=b"RIFF")
+    event = load_event("manual", bucket=d.bucket, key="audio/iam/overflow.wav")
+    [result] = handle(router, event, context())
+    assert result["route"] == "managed", result
+    assert put["ETag"]
+    transcribe = aws_client("transcribe")
+    name = result["managed_job"]
+    job: dict[str, Any] = {}
+    for _ in range(3):  # moto: one state per read (its default jumps to COMPLETED)
+        job = transcribe.get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"]
+    key = f"overflow/output/{name}.json"
+    s3.put_object(
+        Bucket=d.bucket, Key=key, Body=(STAND_INS / "output-two-speakers.json").read_bytes()
+    )
+    change = load_event("transcribe-job-state-change")
+    change["detail"]["TranscriptionJobName"] = name
+    [collected] = handle(router, change, context())
+    assert job["TranscriptionJobStatus"] == "COMPLETED"
+    assert collected["reason"] == "written", collected
+    made = checked(d, "router")
+    assert {"ListTranscriptionJobs", "StartTranscriptionJob", "GetTranscriptionJob"} <= made
 
 
 def test_the_server_policy_allows_what_the_server_calls(

@@ -60,6 +60,7 @@ def test_a_mixed_job_is_accepted_at_once(
             {"id": "later", "upload": True, "ext": "mp3"},
         ],
         "options": {"formats": ["srt", "json"], "max_speakers": 3},
+        "deadline": 600,
     }
     response = api.http.post("/v1/jobs", json=body, headers=writer)
     assert response.status_code == 202, response.text
@@ -89,7 +90,7 @@ def test_a_mixed_job_is_accepted_at_once(
     assert json.loads(spec["Body"].read()) == {  # the router queues the uploads by it
         "job_id": job_id, "job_type": "asr", "priority": "high", "src_lng": "en",
         "tgt_lng": None, "model": None, "diarize": {"max_speakers": 3},
-        "formats": ["json", "srt"], "items": {},
+        "formats": ["json", "srt"], "items": {}, "deadline": 600.0,
     }  # fmt: skip
 
     put = httpx.put(upload["url"], content=wav)

@@ -61,6 +61,9 @@ __all__ = [
 ]
 
 POLICIES = Path(__file__).resolve().parents[2] / "scripts" / "policies"
+# Inline policies step-010 adds to a component's role only when a feature is on: the router's
+# router-overflow (OVERFLOW=transcribe). The tests run the features, so they count as granted.
+FEATURE_POLICIES: Mapping[str, tuple[str, ...]] = {"router": ("router-overflow",)}
 
 # Module prefix → the component (its policy file), or None: looked through (not deployed with
 # a role of its own). The longest matching prefix wins; modules matching none are looked
@@ -143,6 +146,7 @@ RESOURCE_PARAMS = (
     "InstanceIds",
     "FunctionName",
     "AutoScalingGroupName",
+    "TranscriptionJobName",
 )
 
 
@@ -192,6 +196,8 @@ class Call:
         if self.service == "lambda" and "FunctionName" in p:
             name = str(p["FunctionName"])
             return [name if name.startswith("arn:") else f"{prefix}:function:{name}"]
+        if self.service == "transcribe" and "TranscriptionJobName" in p:
+            return [f"{prefix}:transcription-job/{p['TranscriptionJobName']}"]
         if self.service == "dynamodb" and p.get("Tables"):
             index = f"/index/{p['IndexName']}" if "IndexName" in p else ""
             return [f"{prefix}:table/{table}{index}" for table in p["Tables"]]
@@ -302,12 +308,16 @@ def _template(component: str) -> str:
 
 
 def _statements(component: str, names: Mapping[str, str] | None) -> list[dict[str, Any]]:
-    """The Allow statements of ``<component>-policy.json``, rendered with ``names`` (the
-    template's ``${NAME}`` values, as the deploy steps fill them) when given."""
-    text = _template(component)
-    if names is not None:
-        text = string.Template(text).substitute(names)
-    return [s for s in json.loads(text)["Statement"] if s["Effect"] == "Allow"]
+    """The Allow statements of ``<component>-policy.json`` (and of the policies the deploy
+    steps add to the role when a feature is on, :data:`FEATURE_POLICIES`), rendered with
+    ``names`` (the template's ``${NAME}`` values, as the deploy steps fill them) when given."""
+    found = []
+    for template in (component, *FEATURE_POLICIES.get(component, ())):
+        text = _template(template)
+        if names is not None:
+            text = string.Template(text).substitute(names)
+        found += [s for s in json.loads(text)["Statement"] if s["Effect"] == "Allow"]
+    return found
 
 
 def _listed(value: str | list[str]) -> list[str]:

@@ -27,6 +27,7 @@ NAMES = {
     "OUTPUT_BUCKET": "p-audio",
     "INPUT_PREFIX": "audio/",
     "OUTPUT_PREFIX": "transcripts/",
+    "OVERFLOW_PREFIX": "overflow/",
     "JOBS_QUEUE_NAME": "p-jobs",
     "JOBS_HIGH_QUEUE_NAME": "p-jobs-high",
     "JOBS_LOW_QUEUE_NAME": "p-jobs-low",
@@ -170,8 +171,9 @@ def test_s3_objects_are_matched_by_prefix() -> None:
         return Call("router", "s3", "PutObject", ("s3:PutObject",), "r", params)
 
     assert check([put("transcripts/a.wav.error.json")], NAMES) == []
-    [problem] = check([put("transcripts/a.wav.json")], NAMES)  # the router writes no transcript
-    assert "arn:aws:s3:::p-audio/transcripts/a.wav.json" in problem
+    assert check([put("overflow/tickets/overflow-1.json")], NAMES) == []
+    [problem] = check([put("audio/a.wav")], NAMES)  # the router only reads the audio
+    assert "arn:aws:s3:::p-audio/audio/a.wav" in problem
 
 
 def test_every_component_has_a_policy_whose_actions_are_well_formed() -> None:

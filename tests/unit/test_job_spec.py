@@ -19,8 +19,10 @@ def test_a_spec_survives_its_json() -> None:
         diarize={"num_speakers": 2},
         formats=("json", "srt"),
         items={"x": ItemLanguages(src_lng="de")},
+        deadline=600.0,
     )
     assert JobSpec.from_json(spec.to_json()) == spec
+    assert "deadline" not in JobSpec(job_id="j").to_json()  # absent unless set
 
 
 def test_item_languages_fall_back_to_the_jobs() -> None:
@@ -48,7 +50,15 @@ def test_only_a_plain_transcription_may_go_direct(fields: dict, plain: bool) -> 
 
 
 @pytest.mark.parametrize(
-    "body", ["[]", '{"priority": "high"}', '{"job_id": "j", "priority": "urgent"}', "{oops"]
+    "body",
+    [
+        "[]",
+        '{"priority": "high"}',
+        '{"job_id": "j", "priority": "urgent"}',
+        "{oops",
+        '{"job_id": "j", "deadline": 0}',
+        '{"job_id": "j", "deadline": "soon"}',
+    ],
 )
 def test_what_is_not_a_spec_is_refused(body: str) -> None:
     with pytest.raises(ValueError):
