@@ -125,21 +125,35 @@ def backlog_target(
     return max(1, math.floor(budget / mean_job_seconds))
 
 
-def desired_capacity(backlog: int, in_service: int, jobs_per_worker: int, max_workers: int) -> int:
-    """The group's desired capacity for ``backlog`` visible jobs and ``in_service`` workers.
+def desired_capacity(
+    backlog: int,
+    in_service: int,
+    jobs_per_worker: int,
+    max_workers: int,
+    *,
+    launched: int | None = None,
+) -> int:
+    """The group's desired capacity for ``backlog`` visible jobs, ``in_service`` workers and
+    ``launched`` workers in all (in service or still starting; default ``in_service``).
 
-    ``in_service`` matters only at zero: target tracking then has no data point, and the
-    first-worker step policy (:func:`first_worker_steps`) sets the capacity for the whole
-    backlog at once as soon as a job waits — even when the GPU server drains the queue: the
-    server may be down or busy with direct work, and no job may wait for a worker that is
-    never launched. Once workers are in service, target tracking follows the backlog.
+    With no worker in service target tracking has no data point, and the first-worker step
+    policy (:func:`first_worker_steps`) sets the capacity for the whole backlog at once as
+    soon as more jobs wait than the launched workers take (``jobs_per_worker`` each; from
+    zero: one job) — even when the GPU server drains the queue: the server may be down or
+    busy with direct work, and no job may wait for a worker that is never launched. Its
+    alarm fires only for such a backlog, so while the first workers start the exact capacity
+    only grows: a backlog that shrinks meanwhile never ends a starting worker. Once workers
+    are in service, target tracking follows the backlog.
     """
     _check(jobs_per_worker, max_workers)
-    if backlog <= 0:
-        return 0
+    launched = in_service if launched is None else launched
     if in_service <= 0:
+        if backlog <= launched * jobs_per_worker:
+            return launched  # the alarm is OK: nothing acts
         steps = first_worker_steps(jobs_per_worker, max_workers)
         return next(step.capacity for step in steps if step.holds(backlog))
+    if backlog <= 0:
+        return 0
     return min(max_workers, math.ceil(backlog / jobs_per_worker))
 
 

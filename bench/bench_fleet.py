@@ -164,7 +164,11 @@ class Fleet:
     def evaluate(self, now: int, backlog: int, out: Outcome) -> None:
         """The group's policies, once a minute: launch up to desired, scale in idle workers."""
         desired = desired_capacity(
-            backlog, len(self.in_service(now)), self.jobs_per_worker, self.max_workers
+            backlog,
+            len(self.in_service(now)),
+            self.jobs_per_worker,
+            self.max_workers,
+            launched=len(self.workers),
         )
         for _ in range(desired - len(self.workers)):
             boot = self.boot_seconds

@@ -13,8 +13,9 @@
 #   workers' measured realtime_factor): `python bench/bench_fleet.py` prints it;
 # - step scaling policy $PROJECT_NAME-first-worker (scripts/templates/first-worker-step.json)
 #   and its alarm $PROJECT_NAME-first-worker (scripts/templates/first-worker-alarm.json:
-#   visible jobs > 0 while no worker is in service, one minute): target tracking has no
-#   value to act on with 0 in service, this takes the group from 0 to
+#   no worker in service and visible jobs > desired capacity × JOBS_PER_WORKER, one
+#   minute; so while the first workers start it re-runs only for a backlog that outgrew
+#   them, and the exact capacity it sets only grows): target tracking has no value to act on with 0 in service, this takes the group from 0 to
 #   ceil(visible jobs ÷ JOBS_PER_WORKER) workers in one step, so a burst waits for one
 #   start, not two. Its step adjustments (ExactCapacity), derived from JOBS_PER_WORKER and
 #   MAX_WORKERS by `python -m batch_worker.scaling first-worker-steps J MAX`: capacity c

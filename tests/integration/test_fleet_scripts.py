@@ -228,7 +228,18 @@ def test_1_capacity_follows_backlog_per_in_service_worker(fleet: Deployment) -> 
     alarm = alarms(d)["first-worker"]
     assert alarm["AlarmActions"] == [step["PolicyARN"]]
     (expression,) = [m["Expression"] for m in alarm["Metrics"] if m["ReturnData"]]
-    assert expression.startswith("IF(FILL(inservice, 0) == 0,")
+    # With no worker in service, and only for a backlog the launched workers (10 jobs each)
+    # cannot take: while the first workers start, the exact capacity it sets only grows.
+    assert expression == "IF(FILL(inservice, 0) == 0 AND jobs > FILL(desired, 0) * 10, jobs, 0)"
+    names = {
+        m["Id"]: m["MetricStat"]["Metric"]["MetricName"]
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    }
+    assert (names["inservice"], names["desired"]) == (
+        "GroupInServiceInstances",
+        "GroupDesiredCapacity",
+    )
 
 
 def test_1_operations_alarms_and_the_dashboard(fleet: Deployment) -> None:

@@ -38,6 +38,21 @@ def test_from_zero_the_step_policy_starts_the_whole_backlog_at_once() -> None:
     assert desired_capacity(25, 0, 10, 0) == 0  # MAX_WORKERS=0: the fleet is off
 
 
+def test_while_the_first_workers_start_no_policy_changes_the_group() -> None:
+    # 3 launched for 25 jobs, none in service yet, and the server drained some meanwhile:
+    # the step's alarm is OK (5 ≤ 3 × 10) and target tracking has no data point.
+    assert desired_capacity(5, 0, 10, 10, launched=3) == 3  # no starting worker is ended
+    assert desired_capacity(0, 0, 10, 10, launched=3) == 3
+    assert desired_capacity(30, 0, 10, 10, launched=3) == 3
+
+
+def test_while_the_first_workers_start_a_backlog_that_outgrew_them_adds_workers() -> None:
+    assert desired_capacity(31, 0, 10, 10, launched=3) == 4
+    assert desired_capacity(90, 0, 10, 10, launched=3) == 9
+    assert desired_capacity(900, 0, 10, 10, launched=3) == 10  # MAX_WORKERS
+    assert desired_capacity(90, 1, 10, 10, launched=3) == 9  # then target tracking
+
+
 @pytest.mark.parametrize("jobs_per_worker", [1, 10, 17, 20])
 @pytest.mark.parametrize("max_workers", [1, 3, 19, 20])
 def test_from_zero_the_steps_give_ceil_backlog_per_worker(
