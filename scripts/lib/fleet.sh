@@ -312,9 +312,13 @@ first_worker_steps() {
     "$JOBS_PER_WORKER" "$MAX_WORKERS"
 }
 
-# The first worker's alarm, rendered (FIRST_WORKER_POLICY_ARN: its action).
+# first_worker_alarm [JOBS_PER_LAUNCHED]: the first worker's alarm, rendered
+#   (FIRST_WORKER_POLICY_ARN: its action): visible jobs while no worker is in service and
+#   more wait than the launched workers take, JOBS_PER_LAUNCHED (default JOBS_PER_WORKER)
+#   each. 0: any job waiting with no worker in service (the no-worker operations alarm).
 first_worker_alarm() {
-  render_template "$SCRIPTS_DIR/templates/first-worker-alarm.json"
+  JOBS_PER_LAUNCHED_WORKER=${1:-$JOBS_PER_WORKER} \
+    render_template "$SCRIPTS_DIR/templates/first-worker-alarm.json"
 }
 
 # The desired state of step-351.
@@ -346,7 +350,7 @@ scaling_resources() {
 # expression as the first worker's alarm, for longer).
 operations_alarms() {
   local metrics
-  metrics=$(FIRST_WORKER_POLICY_ARN="" first_worker_alarm)
+  metrics=$(FIRST_WORKER_POLICY_ARN="" first_worker_alarm 0)
   WAITING_WITH_NO_WORKER_METRICS=$(py "$LIB_DIR/json_tool.py" pick "$metrics" Metrics)
   export WAITING_WITH_NO_WORKER_METRICS
   py "$LIB_DIR/json_tool.py" items "$(render_template "$SCRIPTS_DIR/templates/alarms.json")"

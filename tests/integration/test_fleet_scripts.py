@@ -261,7 +261,10 @@ def test_1_operations_alarms_and_the_dashboard(fleet: Deployment) -> None:
     ]
     no_worker = found["no-worker-for-backlog"]
     assert no_worker["EvaluationPeriods"] == 15 and no_worker["AlarmActions"] == []
-    assert no_worker["Metrics"] == found["first-worker"]["Metrics"]
+    (waiting,) = [m["Expression"] for m in no_worker["Metrics"] if m["ReturnData"]]
+    assert waiting == "IF(FILL(inservice, 0) == 0 AND jobs > FILL(desired, 0) * 0, jobs, 0)"
+    first = [m for m in found["first-worker"]["Metrics"] if not m["ReturnData"]]
+    assert [m for m in no_worker["Metrics"] if not m["ReturnData"]] == first
     dashboard = d.client("cloudwatch").get_dashboard(DashboardName=d.project)
     body = json.loads(dashboard["DashboardBody"])
     titles = [w["properties"]["title"] for w in body["widgets"]]
@@ -325,6 +328,7 @@ def test_2_a_changed_setting_changes_only_what_it_touches(fleet: Deployment) -> 
         f"warm pool of {d.project}-workers",
         f"scaling policy {d.project}-backlog-per-worker",
         f"scaling policy {d.project}-first-worker",  # its intervals follow JOBS_PER_WORKER
+        f"alarm {d.project}-first-worker",  # and so does its alarm (jobs per launched worker)
     ]
     pool = warm_pool(d)
     assert pool is not None and pool["MaxGroupPreparedCapacity"] == 2
