@@ -11,8 +11,9 @@ midday one, a small afternoon one, a night batch). Each second of the day:
   takes the oldest job of the highest priority (modelled as the server helper builds it);
 * **the fleet** is evaluated every minute as the group's policies do it:
   :func:`batch_worker.scaling.desired_capacity` (backlog per in-service worker against
-  ``JOBS_PER_WORKER``, the 0 → 1 step, ``MAX_WORKERS``). A launched worker is billed from
-  launch and takes jobs after ``--boot-seconds`` (a cold boot: image pull, model load), or
+  ``JOBS_PER_WORKER``; from no worker in service the first-worker step policy's
+  ceil(backlog ÷ ``JOBS_PER_WORKER``) at once; ``MAX_WORKERS``). A launched worker is billed
+  from launch and takes jobs after ``--boot-seconds`` (a cold boot: image pull, model load), or
   after ``--warm-boot-seconds`` when it comes from the group's warm pool (stopped,
   initialized instances: ``WORKER_WARM_POOL_SIZE`` prepared at most, default ``MAX_WORKERS``,
   minus the workers running; a worker leaving goes back to it; the pool's one-time
@@ -163,7 +164,11 @@ class Fleet:
     def evaluate(self, now: int, backlog: int, out: Outcome) -> None:
         """The group's policies, once a minute: launch up to desired, scale in idle workers."""
         desired = desired_capacity(
-            backlog, len(self.in_service(now)), self.jobs_per_worker, self.max_workers
+            backlog,
+            len(self.in_service(now)),
+            self.jobs_per_worker,
+            self.max_workers,
+            launched=len(self.workers),
         )
         for _ in range(desired - len(self.workers)):
             boot = self.boot_seconds

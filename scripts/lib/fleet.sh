@@ -8,8 +8,9 @@
 # The decisions that are ours (the rest is AWS's engine):
 # - capacity follows the backlog: target tracking keeps (visible jobs of the high, normal
 #   and low queues) ÷ GroupInServiceInstances at JOBS_PER_WORKER; a step policy on an alarm
-#   takes the group from 0 to 1 (the expression has no value with 0 in service);
-#   batch_worker/scaling.py states the same decision for the bench and the tests;
+#   takes the group from 0 to ceil(visible jobs ÷ JOBS_PER_WORKER) at once (the expression
+#   has no value with 0 in service); batch_worker/scaling.py states the same decision for
+#   the bench and the tests, and derives that policy's step adjustments;
 # - scale-in never kills a job: a busy worker protects itself from scale-in, an idle one
 #   (IDLE_TIMEOUT_SECONDS) terminates itself with a decrement, and the lifecycle hook gives
 #   a worker being taken away WORKER_LIFECYCLE_TIMEOUT_SECONDS to finish or hand back its job;
@@ -301,9 +302,23 @@ put_scaling_policy() {
   fi
 }
 
-# The first worker's alarm, rendered (FIRST_WORKER_POLICY_ARN: its action).
+# first_worker_steps: the first-worker policy's StepAdjustments for JOBS_PER_WORKER and
+# MAX_WORKERS, as JSON: ExactCapacity c for c' × J + 1 ≤ visible jobs < c × J + 1 (the
+# bounds are relative to the alarm's threshold, 0), the last step open-ended at
+# MAX_WORKERS, coarser above 20 workers (AWS's limit of step adjustments a policy).
+# batch_worker/scaling.py first_worker_steps derives them: the bench replays the same steps.
+first_worker_steps() {
+  PYTHONPATH="$ROOT_DIR${PYTHONPATH:+:$PYTHONPATH}" py -m batch_worker.scaling first-worker-steps \
+    "$JOBS_PER_WORKER" "$MAX_WORKERS"
+}
+
+# first_worker_alarm [JOBS_PER_LAUNCHED]: the first worker's alarm, rendered
+#   (FIRST_WORKER_POLICY_ARN: its action): visible jobs while no worker is in service and
+#   more wait than the launched workers take, JOBS_PER_LAUNCHED (default JOBS_PER_WORKER)
+#   each. 0: any job waiting with no worker in service (the no-worker operations alarm).
 first_worker_alarm() {
-  render_template "$SCRIPTS_DIR/templates/first-worker-alarm.json"
+  JOBS_PER_LAUNCHED_WORKER=${1:-$JOBS_PER_WORKER} \
+    render_template "$SCRIPTS_DIR/templates/first-worker-alarm.json"
 }
 
 # The desired state of step-351.
@@ -322,6 +337,8 @@ scaling_resources() {
     die "Auto Scaling group $WORKER_GROUP_NAME does not exist: run scripts/step-350-create-batch-workers.sh first"
   fi
   ensure_scaling_policy "$SCRIPTS_DIR/templates/backlog-target-tracking.json"
+  FIRST_WORKER_STEPS_JSON=$(first_worker_steps)
+  export FIRST_WORKER_STEPS_JSON
   ensure_scaling_policy "$SCRIPTS_DIR/templates/first-worker-step.json"
   FIRST_WORKER_POLICY_ARN=$ENSURED_POLICY_ARN
   export FIRST_WORKER_POLICY_ARN
@@ -333,7 +350,7 @@ scaling_resources() {
 # expression as the first worker's alarm, for longer).
 operations_alarms() {
   local metrics
-  metrics=$(FIRST_WORKER_POLICY_ARN="" first_worker_alarm)
+  metrics=$(FIRST_WORKER_POLICY_ARN="" first_worker_alarm 0)
   WAITING_WITH_NO_WORKER_METRICS=$(py "$LIB_DIR/json_tool.py" pick "$metrics" Metrics)
   export WAITING_WITH_NO_WORKER_METRICS
   py "$LIB_DIR/json_tool.py" items "$(render_template "$SCRIPTS_DIR/templates/alarms.json")"

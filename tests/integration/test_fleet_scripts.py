@@ -9,8 +9,10 @@ bench/bench_fleet.py, and a worker on a warm pool box by
 tests/integration/test_worker_lifecycle.py. What is checked here of the warm pool is its
 configuration only; moto accepts it on a Spot group, which AWS long refused (see
 config.env.example).
-Here: what the steps create has the documented settings, a second run changes nothing, a
-changed setting changes only what it touches, validate catches drift, destroy removes it all.
+Here: what the steps create has the documented settings (the first-worker step policy's
+step adjustments with the intervals derived from JOBS_PER_WORKER and MAX_WORKERS: moto
+stores them as given), a second run changes nothing, a changed setting changes only what it
+touches, validate catches drift, destroy removes it all.
 
 The tests are the phases of one deployment and run in order (as in test_deploy_scripts.py,
 whose step runner they use).
@@ -27,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from batch_worker.scaling import first_worker_steps
 from tests.support.deploy_steps import Deployment, StepResult, local_deployment, step_env
 from tests.support.processes import ROOT, moto_server
 
@@ -94,6 +97,18 @@ def warm_pool(d: Deployment) -> dict[str, Any] | None:
 def policies(d: Deployment) -> dict[str, dict[str, Any]]:
     found = d.client("autoscaling").describe_policies(AutoScalingGroupName=f"{d.project}-workers")
     return {p["PolicyName"].removeprefix(d.project + "-"): p for p in found["ScalingPolicies"]}
+
+
+def step_intervals(policy: dict[str, Any]) -> list[tuple[int, int | None, int]]:
+    """A step policy's adjustments as (lower bound, upper bound or None, capacity)."""
+    return [
+        (
+            int(s["MetricIntervalLowerBound"]),
+            int(s["MetricIntervalUpperBound"]) if "MetricIntervalUpperBound" in s else None,
+            s["ScalingAdjustment"],
+        )
+        for s in policy["StepAdjustments"]
+    ]
 
 
 def alarms(d: Deployment) -> dict[str, dict[str, Any]]:
@@ -198,14 +213,33 @@ def test_1_capacity_follows_backlog_per_in_service_worker(fleet: Deployment) -> 
         "low": f"{d.project}-jobs-low",
     }
     assert metrics["inservice"]["MetricStat"]["Metric"]["MetricName"] == "GroupInServiceInstances"
-    # From zero: the step policy on the first-worker alarm sets the group to one instance.
+    # From zero: the step policy on the first-worker alarm sets ceil(jobs ÷ 10) at once,
+    # MAX_WORKERS (6) at most; the bounds are job counts above the alarm's threshold 0.
     step = found["first-worker"]
     assert (step["PolicyType"], step["AdjustmentType"]) == ("StepScaling", "ExactCapacity")
-    assert [s["ScalingAdjustment"] for s in step["StepAdjustments"]] == [1]
+    assert step_intervals(step) == [
+        (0, 11, 1),
+        (11, 21, 2),
+        (21, 31, 3),
+        (31, 41, 4),
+        (41, 51, 5),
+        (51, None, 6),
+    ]
     alarm = alarms(d)["first-worker"]
     assert alarm["AlarmActions"] == [step["PolicyARN"]]
     (expression,) = [m["Expression"] for m in alarm["Metrics"] if m["ReturnData"]]
-    assert expression.startswith("IF(FILL(inservice, 0) == 0,")
+    # With no worker in service, and only for a backlog the launched workers (10 jobs each)
+    # cannot take: while the first workers start, the exact capacity it sets only grows.
+    assert expression == "IF(FILL(inservice, 0) == 0 AND jobs > FILL(desired, 0) * 10, jobs, 0)"
+    names = {
+        m["Id"]: m["MetricStat"]["Metric"]["MetricName"]
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    }
+    assert (names["inservice"], names["desired"]) == (
+        "GroupInServiceInstances",
+        "GroupDesiredCapacity",
+    )
 
 
 def test_1_operations_alarms_and_the_dashboard(fleet: Deployment) -> None:
@@ -227,7 +261,10 @@ def test_1_operations_alarms_and_the_dashboard(fleet: Deployment) -> None:
     ]
     no_worker = found["no-worker-for-backlog"]
     assert no_worker["EvaluationPeriods"] == 15 and no_worker["AlarmActions"] == []
-    assert no_worker["Metrics"] == found["first-worker"]["Metrics"]
+    (waiting,) = [m["Expression"] for m in no_worker["Metrics"] if m["ReturnData"]]
+    assert waiting == "IF(FILL(inservice, 0) == 0 AND jobs > FILL(desired, 0) * 0, jobs, 0)"
+    first = [m for m in found["first-worker"]["Metrics"] if not m["ReturnData"]]
+    assert [m for m in no_worker["Metrics"] if not m["ReturnData"]] == first
     dashboard = d.client("cloudwatch").get_dashboard(DashboardName=d.project)
     body = json.loads(dashboard["DashboardBody"])
     titles = [w["properties"]["title"] for w in body["widgets"]]
@@ -253,11 +290,20 @@ def test_2_validate_passes_then_catches_drift_that_the_create_step_repairs(
     )
     scaling.delete_warm_pool(AutoScalingGroupName=f"{d.project}-workers", ForceDelete=True)
     d.client("cloudwatch").delete_dashboards(DashboardNames=[d.project])
+    scaling.put_scaling_policy(  # the old first-worker policy: one worker, then wait for it
+        AutoScalingGroupName=f"{d.project}-workers",
+        PolicyName=f"{d.project}-first-worker",
+        PolicyType="StepScaling",
+        AdjustmentType="ExactCapacity",
+        MetricAggregationType="Maximum",
+        StepAdjustments=[{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+    )
     checked = d.step("352")
     assert checked.returncode != 0
     assert "DRIFT: Auto Scaling group" in checked.stderr
     assert f"DRIFT: lifecycle hook {hook}" in checked.stderr
     assert "DRIFT: warm pool" in checked.stderr
+    assert f"DRIFT: scaling policy {d.project}-first-worker" in checked.stderr
     assert "DRIFT: dashboard" in d.step("381").stderr
     assert group(d)["MaxSize"] == 50  # validate changes nothing
     assert warm_pool(d) is None
@@ -265,6 +311,9 @@ def test_2_validate_passes_then_catches_drift_that_the_create_step_repairs(
     assert len(changes(repaired)) == 4, changes(repaired)
     assert group(d)["MaxSize"] == 6
     assert warm_pool(d) is not None and warm_pool(d)["MaxGroupPreparedCapacity"] == 6
+    (steps,) = changes(d.run_ok(["351"], "repair the steps"))
+    assert f"scaling policy {d.project}-first-worker set to" in steps
+    assert len(step_intervals(policies(d)["first-worker"])) == 6
     d.run_ok(VALIDATE, "validate again")
 
 
@@ -278,6 +327,8 @@ def test_2_a_changed_setting_changes_only_what_it_touches(fleet: Deployment) -> 
         f"launch template {d.project}-worker",
         f"warm pool of {d.project}-workers",
         f"scaling policy {d.project}-backlog-per-worker",
+        f"scaling policy {d.project}-first-worker",  # its intervals follow JOBS_PER_WORKER
+        f"alarm {d.project}-first-worker",  # and so does its alarm (jobs per launched worker)
     ]
     pool = warm_pool(d)
     assert pool is not None and pool["MaxGroupPreparedCapacity"] == 2
@@ -291,6 +342,7 @@ def test_2_a_changed_setting_changes_only_what_it_touches(fleet: Deployment) -> 
     )
     tracking = policies(d)["backlog-per-worker"]["TargetTrackingConfiguration"]
     assert tracking["TargetValue"] == 25.0
+    assert step_intervals(policies(d)["first-worker"])[:2] == [(0, 26, 1), (26, 51, 2)]
     assert changes(d.run_ok(FLEET, "unchanged again")) == []
     set_config(d, "WORKER_WARM_POOL_SIZE", "0")
     (deleted,) = changes(d.run_ok(["350"], "no warm pool"))
@@ -300,6 +352,22 @@ def test_2_a_changed_setting_changes_only_what_it_touches(fleet: Deployment) -> 
     set_config(d, "WORKER_WARM_POOL_SIZE", "")
     assert changes(d.run_ok(["350"], "the default warm pool again")) != []
     assert warm_pool(d) is not None and warm_pool(d)["MaxGroupPreparedCapacity"] == 6
+
+
+def test_2_above_20_workers_the_first_worker_steps_are_coarser(fleet: Deployment) -> None:
+    """AWS allows 20 step adjustments a policy: MAX_WORKERS 25 gets 20 steps up to 25."""
+    d = fleet
+    set_config(d, "MAX_WORKERS", "25")
+    d.run_ok(["351"], "25 workers")
+    got = step_intervals(policies(d)["first-worker"])
+    assert len(got) == 20
+    assert got[:2] == [(0, 26, 1), (26, 51, 2)]  # JOBS_PER_WORKER is 25 by now
+    assert got[-1] == (23 * 25 + 1, None, 25)
+    assert [(s.lower, s.upper, s.capacity) for s in first_worker_steps(25, 25)] == got
+    set_config(d, "MAX_WORKERS", "6")
+    d.run_ok(["351"], "6 workers again")
+    assert len(step_intervals(policies(d)["first-worker"])) == 6
+    d.run_ok(VALIDATE, "validate at 6 workers")
 
 
 def test_2_dry_run_and_bad_settings_change_nothing(fleet: Deployment) -> None:
